@@ -1,0 +1,102 @@
+"""The ``fsync`` command: one sub-command per module in this package, wiring only.
+
+Exit codes are a contract with users' lab scripts: 0 success / conformant, 1 a failure or a
+violated rule, 2 a usage or set-up error (bad option, unreadable input), 3 inconclusive.
+Misuse never shows a traceback: it says what to type instead.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from fsync_model import __version__
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+
+#: command name -> module under fsync_model.cli providing register(subparsers) and run(args)
+COMMANDS: dict[str, str] = {
+    "list": "list_cmd",
+    "serve": "serve_cmd",
+    "phone": "phone_cmd",
+    "demo": "demo_cmd",
+    "generate": "generate_cmd",
+    "test": "test_cmd",
+    "diagrams": "diagrams_cmd",
+    "diagram": "diagram_cmd",
+    "check": "check_cmd",
+    "export-sipp": "export_sipp_cmd",
+}
+
+
+class UsageError(Exception):
+    """A user mistake on the command line; the message says what to type instead."""
+
+
+class FsyncArgumentParser(argparse.ArgumentParser):
+    """argparse with a hint for mistyped commands and exit code 2 for misuse."""
+
+    def error(self, message: str) -> NoReturn:
+        hint = ""
+        if "invalid choice" in message and "'" in message:
+            wrong = message.split("'")[1]
+            close = difflib.get_close_matches(wrong, list(_available()), n=1)
+            if close:
+                hint = f"\n  did you mean: fsync {close[0]} ...?"
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{self.prog}: error: {message}{hint}\n"
+                         f"  see: {self.prog} --help\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _available() -> dict[str, object]:
+    """The commands whose module exists (commands land one issue at a time)."""
+    found: dict[str, object] = {}
+    for name, module in COMMANDS.items():
+        try:
+            found[name] = importlib.import_module(f"fsync_model.cli.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"fsync_model.cli.{module}":
+                raise
+    return found
+
+
+def build_parser() -> FsyncArgumentParser:
+    parser = FsyncArgumentParser(
+        prog="fsync",
+        description="Feature sync (DND, call forwarding) over SIP as formal state machines: "
+        "reference agents, property-based and generated tests, capture checks, diagrams.",
+    )
+    parser.add_argument("--version", action="version", version=f"fsync {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                parser_class=FsyncArgumentParser)
+    for name, module in _available().items():
+        module.register(sub, name)  # type: ignore[attr-defined]
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    run = args.run
+    try:
+        return int(run(args))
+    except UsageError as exc:
+        sys.stderr.write(f"fsync {args.command}: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
