@@ -18,6 +18,10 @@ class SansIOEndpoint(Protocol):
     def get_timer(self) -> float | None: ...
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]: ...
 
+    def bind(self, local: list[Address]) -> None:
+        """The addresses the adapter actually bound (port 0 resolved), first = preferred.
+        Called once before any traffic; Via, Contact and sent-by use them."""
+
 
 class ServerAgentAPI(SansIOEndpoint, Protocol):
     def admin_change(self, user: str, change: Change, now: float) -> None:
