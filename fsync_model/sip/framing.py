@@ -78,20 +78,33 @@ class StreamFramer:
         return bytes(self._buffer)
 
     def feed(self, data: bytes) -> list[bytes]:
-        """Add ``data`` from the stream; return every message it completes, in order."""
+        """Add ``data`` from the stream; return every message it completes, in order.
+
+        Raises :class:`SipParseError` on a framing error; messages that ``data`` completed
+        before the error are then lost to the caller (use :meth:`feed_until_error` to keep
+        them). After the error, :attr:`buffered` starts at the message that failed.
+        """
+        messages, error = self.feed_until_error(data)
+        if error is not None:
+            raise error
+        return messages
+
+    def feed_until_error(self, data: bytes) -> tuple[list[bytes], SipParseError | None]:
+        """Like :meth:`feed`, but returns the error instead of raising it, together with the
+        messages completed before it: ``(messages, None)`` or ``(messages, error)``."""
         if self._error is not None:
-            raise self._error
+            return [], self._error
         self._buffer += data
         messages: list[bytes] = []
         try:
             while True:
                 message = self._next_message()
                 if message is None:
-                    return messages
+                    return messages, None
                 messages.append(message)
         except SipParseError as error:
             self._error = error
-            raise
+            return messages, error
 
     def _next_message(self) -> bytes | None:
         if self._head_length is None:

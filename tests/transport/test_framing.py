@@ -197,6 +197,22 @@ def test_default_limits() -> None:
     assert framer.feed(sip(body)) == [sip(body)]
 
 
+def test_feed_until_error_keeps_the_messages_before_the_error() -> None:
+    bad = b"OPTIONS sip:a SIP/2.0\r\nCSeq: 1 OPTIONS\r\n\r\n"
+    framer = StreamFramer()
+    messages, error = framer.feed_until_error(sip(b"abc") + sip() + bad + sip())
+    assert messages == [sip(b"abc"), sip()]
+    assert error is not None and error.status == 400
+    assert error.offset == len(sip(b"abc") + sip())
+    assert framer.buffered.startswith(bad)
+    assert framer.feed_until_error(sip()) == ([], error)
+    # feed() raises the same error and loses what came before it in that call.
+    other = StreamFramer()
+    with pytest.raises(SipParseError):
+        other.feed(sip() + bad)
+    assert other.buffered.startswith(bad)
+
+
 def test_error_sticks_until_reset() -> None:
     framer = StreamFramer()
     with pytest.raises(SipParseError):
