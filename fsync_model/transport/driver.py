@@ -90,7 +90,12 @@ class Transport(ABC):
 
     @abstractmethod
     def send(self, data: bytes, dst: Address) -> None:
-        """Send one SIP message to ``dst`` (same transport kind); returns at once."""
+        """Send one SIP message to ``dst``; returns at once.
+
+        Raises :class:`AddressError` when ``dst`` is of another transport kind or off
+        loopback without ``allow_non_loopback`` (a caller's mistake); trouble on the wire is
+        logged instead.
+        """
 
     @abstractmethod
     def close(self) -> None:

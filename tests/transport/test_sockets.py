@@ -236,3 +236,23 @@ def test_sending_off_loopback_is_refused() -> None:
             assert isinstance(tcp, TcpTransport) and tcp.connections == []
 
     run(main())
+
+
+def test_tls_without_client_context_only_answers_on_existing_connections(
+    tls_contexts: TlsContexts, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def main() -> None:
+        client, echo = RecordingEndpoint(), EchoEndpoint()
+        server_only = await TlsTransport.create("tls:127.0.0.1:0", server_ssl=tls_contexts.server)
+        async with EndpointDriver(echo, [server_only]) as echo_driver, \
+                await open_driver(client, "tls", "127.0.0.1", tls_contexts) as client_driver:
+            there = echo_driver.local_addresses[0]
+            client_driver.run_in_cycle(lambda: client.send(request(), there))
+            await until(lambda: client.received)  # the answer rode the client's connection
+            stranger = client_driver.local_addresses[0]
+            echo_driver.run_in_cycle(lambda: echo.send(request(number=2), stranger))
+            assert server_only.connections == [echo.received[0].src]
+
+    with caplog.at_level(logging.ERROR, logger="fsync_model.transport.tls"):
+        run(main())
+    assert "no client_ssl to open one" in caplog.text
