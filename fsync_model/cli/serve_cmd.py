@@ -1,0 +1,177 @@
+"""``fsync serve``: the reference server, to test a phone. Wiring only (see runtime.py)."""
+from __future__ import annotations
+
+import argparse
+import random
+from collections.abc import Callable
+from typing import Any, cast
+
+from fsync_model.agents.api import ServerAgentAPI
+from fsync_model.agents.control import (
+    SERVER_USAGE,
+    Command,
+    Help,
+    QueryState,
+    SetFeature,
+    SetPolicy,
+    parse_server_line,
+)
+from fsync_model.agents.events import AgentEvent
+from fsync_model.cli import runtime
+from fsync_model.cli.main import UsageError
+
+DESCRIPTION = """\
+Run the reference server of a vendor profile, to test a phone: it answers REGISTER,
+SUBSCRIBE and the vendor's feature-sync requests as the profile says, and notifies the
+phone of changes made on the server side.
+"""
+
+EPILOG = """\
+control lines (stdin, or POST /command):
+  <user> dnd on|off                 <user> cfa|cfb on <number>
+  <user> cfna on <number> [<rings>] <user> <feature> off
+  <user> state                      state              (every user)
+  <user> policy accept|reject|error [<status>]   (user * for everyone)
+  help                              lines starting with # are comments
+
+output (stdout): one JSON object per line: every agent event (state, message, step,
+problem, info), an info line {"event": "info", "what": "listening", "address":
+"udp:127.0.0.1:PORT"} per bound address (so port 0 can be used), and one result per
+control line: {"event": "ok", ...}, {"event": "state", "user": ..., "state": {...}},
+{"event": "states", "users": {...}} or {"event": "error", "message": ..., "line":
+...} (the server carries on). Logs go to stderr.
+
+EOF on stdin does NOT stop the server: it keeps serving until SIGINT or SIGTERM (exit 0),
+unless --exit-on-eof is given.
+
+HTTP API (--api, loopback only): POST /command (a control line as text/plain, or JSON
+{"line": "1001 dnd on"}), GET /state (every user), GET /state/<user>,
+GET /events?since=N (buffered JSON lines), GET /health.
+
+example:
+  fsync serve --vendor broadsoft --listen udp:127.0.0.1:5070 --api 127.0.0.1:8080
+"""
+
+POLICIES = ("accept", "reject", "error")
+
+
+def register(subparsers: Any, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="run the reference server (to test a phone)", description=DESCRIPTION,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vendor", required=True, metavar="V",
+                        help="vendor profile (fsync list shows them)")
+    parser.add_argument("--listen", action="append", required=True, metavar="ADDR",
+                        help="address to listen on, e.g. udp:127.0.0.1:5070 or "
+                             "tcp:127.0.0.1:5070 (repeat for several; port 0 picks one)")
+    parser.add_argument("--policy", default="accept", metavar="accept|reject|error[:STATUS]",
+                        help="how changes from phones are answered: accept (default), "
+                             "reject (2xx, then NOTIFY the old state) or error (answer "
+                             "STATUS, 4xx-6xx, e.g. error:403)")
+    runtime.add_runtime_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def parse_policy(text: str) -> tuple[str, int | None]:
+    """``accept``, ``reject``, ``error`` or ``error:STATUS``."""
+    usage = "expected accept, reject, error or error:STATUS (4xx-6xx), e.g. --policy error:403"
+    policy, colon, status_text = text.strip().partition(":")
+    if policy not in POLICIES:
+        raise UsageError(f"--policy {text}: {usage}")
+    if not colon:
+        return policy, None
+    if policy != "error":
+        raise UsageError(f"--policy {text}: only 'error' takes a status; {usage}")
+    if not (status_text.isascii() and status_text.isdigit()
+            and 400 <= int(status_text) <= 699):
+        raise UsageError(f"--policy {text}: status must be 400..699; {usage}")
+    return policy, int(status_text)
+
+
+def create_server(profile: Any, *, rng: random.Random, observer: Callable[[AgentEvent], None],
+                  policy: str, policy_status: int | None) -> ServerAgentAPI:
+    """The reference server (imported here: the agents load the model tables)."""
+    from fsync_model.agents.server import ReferenceServer  # type: ignore[import-not-found,unused-ignore]
+
+    return cast(ServerAgentAPI, ReferenceServer(profile, rng=rng, observer=observer,
+                                                policy=policy, policy_status=policy_status))
+
+
+class ServerApp(runtime.AgentApp):
+    role = "server"
+    usage = SERVER_USAGE
+
+    def __init__(self, vendor: str, profile: Any, *, seed: int, policy: str,
+                 policy_status: int | None) -> None:
+        super().__init__(vendor)
+        self.profile = profile
+        self.seed = seed
+        self.policy = policy
+        self.policy_status = policy_status
+        self._agent: ServerAgentAPI | None = None
+
+    @property
+    def agent(self) -> ServerAgentAPI:
+        assert self._agent is not None, "agent not created yet"
+        return self._agent
+
+    def create_agent(self, observer: Callable[[AgentEvent], None]) -> ServerAgentAPI:
+        self._agent = create_server(self.profile, rng=random.Random(self.seed),
+                                    observer=observer, policy=self.policy,
+                                    policy_status=self.policy_status)
+        return self._agent
+
+    def parse(self, line: str) -> Command | None:
+        return parse_server_line(line)
+
+    def apply(self, command: Command, now: float) -> dict[str, Any]:
+        agent = self.agent
+        if isinstance(command, SetFeature):
+            user = command.user
+            if user is None:  # pragma: no cover - the server parser always names the user
+                raise ValueError("which user? e.g. '1001 dnd on'")
+            agent.admin_change(user, command.change, now)
+            return {"event": "ok", "user": user, "change": command.change.describe(),
+                    "state": agent.state(user).to_json()}
+        if isinstance(command, QueryState):
+            if command.user is None:
+                return {"event": "states",
+                        "users": {u: agent.state(u).to_json() for u in agent.users()}}
+            return {"event": "state", "user": command.user,
+                    "state": agent.state(command.user).to_json()}
+        if isinstance(command, SetPolicy):
+            agent.set_policy(command.user, command.policy, command.status)
+            if command.user is None:
+                self.policy, self.policy_status = command.policy, command.status
+            return {"event": "ok", "user": command.user, "policy": command.policy,
+                    "status": command.status}
+        if isinstance(command, Help):
+            return {"event": "help", "usage": SERVER_USAGE}
+        raise ValueError(f"not a server command; forms: {SERVER_USAGE}")
+
+    def state_document(self, user: str | None) -> Any | None:
+        if user is None:
+            return {u: self.agent.state(u).to_json() for u in self.agent.users()}
+        return self.agent.state(user).to_json()
+
+    def health(self) -> dict[str, Any]:
+        return {"users": len(self.agent.users()), "policy": self.policy,
+                "policy_status": self.policy_status}
+
+
+def run(args: argparse.Namespace) -> int:
+    return runtime.run_with_usage_errors("serve", lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    policy, status = parse_policy(args.policy)
+    listen = [runtime.socket_address(text, "--listen") for text in args.listen]
+    fixed = [address for address in listen if address.port != 0]
+    if len(set(fixed)) != len(fixed):
+        raise UsageError("--listen: the same address twice; give each address once")
+    options = runtime.runtime_options(args, listen)
+    profile = runtime.vendor_profile(args.vendor)
+    runtime.configure_logging(options.quiet)
+    app = ServerApp(args.vendor, profile, seed=options.seed, policy=policy,
+                    policy_status=status)
+    return runtime.Runtime(app, options).run()

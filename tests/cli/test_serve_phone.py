@@ -1,0 +1,320 @@
+"""``fsync serve`` and ``fsync phone`` as lab scripts use them: subprocesses, stdin, stdout.
+
+The agents here are the fakes of test_serve_phone_support (the plumbing is under test); every
+subprocess runs on port 0 and every wait is bounded.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from fsync_model.cli import runtime
+from fsync_model.cli.main import UsageError
+from fsync_model.cli.serve_cmd import parse_policy
+from tests.cli.test_serve_phone_support import AgentProcess, http_request, run_cli
+
+SERVE = ["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:0"]
+
+
+def _phone(server: str, *extra: str) -> list[str]:
+    return ["phone", "--vendor", "fakevendor", "--server", server, "--user", "1001", *extra]
+
+
+# -- help and usage errors ------------------------------------------------------------------
+
+def test_serve_help_says_eof_does_not_stop() -> None:
+    result = run_cli(["serve", "--help"])
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())
+    assert "EOF on stdin does NOT stop the server" in text
+    assert "--exit-on-eof" in text
+    assert "GET /events?since=N" in text
+    assert '"what": "listening"' in text
+
+
+def test_phone_help_lists_its_control_lines() -> None:
+    result = run_cli(["phone", "--help"])
+    assert result.returncode == 0
+    for needle in ("--server", "--user", "--sync", "sync on|off", "EOF on stdin does NOT stop"):
+        assert needle in result.stdout
+
+
+@pytest.mark.parametrize(("args", "hint"), [
+    (["serve", "--vendor", "nosuch", "--listen", "udp:127.0.0.1:0"],
+     "known vendors: fakeother, fakevendor"),
+    (["serve", "--vendor", "fakevendr", "--listen", "udp:127.0.0.1:0"],
+     "did you mean --vendor fakevendor"),
+    (["serve", "--vendor", "fakevendor", "--listen", "udp:localhost"],
+     "e.g. udp:127.0.0.1"),
+    (["serve", "--vendor", "fakevendor", "--listen", "127.0.0.1:5070"],
+     "TRANSPORT:HOST:PORT"),
+    (["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:99999"], "0..65535"),
+    (["serve", "--vendor", "fakevendor", "--listen", "udp:10.1.2.3:5070"], "loopback"),
+    (["serve", "--vendor", "fakevendor", "--listen", "tls:127.0.0.1:5061"], "use udp: or tcp:"),
+    (["serve", "--vendor", "fakevendor", "--listen", "mem:phone"], "udp: or tcp:"),
+    (["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:5070",
+      "--listen", "udp:127.0.0.1:5070"], "the same address twice"),
+    ([*SERVE, "--policy", "maybe"], "--policy error:403"),
+    ([*SERVE, "--policy", "accept:403"], "only 'error' takes a status"),
+    ([*SERVE, "--policy", "error:200"], "400..699"),
+    ([*SERVE, "--api", "0.0.0.0:8080"], "loopback"),
+    ([*SERVE, "--api", "localhost:8080"], "not an IP address"),
+    ([*SERVE, "--api", "8080"], "--api 127.0.0.1:8080"),
+    ([*SERVE, "--pcap", "/nonexistent-dir/x.pcap"], "cannot write"),
+    (_phone("udp:localhost:5070"), "--server udp:localhost:5070"),
+    (_phone("udp:127.0.0.1:5070", "--listen", "tcp:127.0.0.1:0"), "same transport"),
+    (_phone("udp:127.0.0.1:5070", "--listen", "udp:[::1]:0"), "--listen udp:127.0.0.1:0"),
+    (["phone", "--vendor", "fakevendor", "--server", "udp:127.0.0.1:5070", "--user", "a b"],
+     "--user 1001"),
+    (["phone", "--vendor", "nosuch", "--server", "udp:127.0.0.1:5070", "--user", "1001"],
+     "known vendors"),
+])
+def test_usage_errors_exit_2_with_a_hint(args: list[str], hint: str) -> None:
+    result = run_cli(args)
+    assert result.returncode == 2, result.stderr
+    assert hint in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("args", [
+    ["serve", "--vendor", "x"],                               # --listen missing
+    ["serve", "--vendor", "x", "--listen", "udp:127.0.0.1:0", "--seed", "many"],
+    ["phone", "--vendor", "x", "--server", "udp:127.0.0.1:5070"],  # --user missing
+    ["phone", "--vendor", "x", "--server", "udp:127.0.0.1:5070", "--user", "1", "--sync", "y"],
+])
+def test_argparse_errors_exit_2(args: list[str]) -> None:
+    result = run_cli(args)
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_usage_errors_through_python_dash_m() -> None:
+    """Under ``python -m fsync_model.cli.main`` main's UsageError is another class object;
+    the commands still turn misuse into exit 2 without a traceback."""
+    result = run_cli(["serve", "--vendor", "x", "--listen", "udp:localhost"], fake=False)
+    assert result.returncode == 2
+    assert "give an IP address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_busy_port_is_a_setup_error() -> None:
+    with AgentProcess(SERVE) as first:
+        address = first.listening()[0]
+        result = run_cli(["serve", "--vendor", "fakevendor", "--listen", address])
+        assert result.returncode == 2
+        assert f"cannot listen on {address}" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+# -- the server on stdin --------------------------------------------------------------------
+
+def test_serve_control_lines_print_json_results() -> None:
+    with AgentProcess([*SERVE, "--listen", "tcp:127.0.0.1:0"]) as server:
+        udp, tcp = server.listening(2)
+        assert udp.startswith("udp:127.0.0.1:") and not udp.endswith(":0")
+        assert tcp.startswith("tcp:127.0.0.1:") and not tcp.endswith(":0")
+
+        server.send("1001 cfna on 3000 4")
+        changed = server.expect("state", user="1001", cause="admin")
+        assert changed["state"]["cfna"] == {"on": True, "target": "3000", "rings": 4}
+        ok = server.expect("ok", line="1001 cfna on 3000 4")
+        assert ok["user"] == "1001" and ok["state"]["cfna"]["on"] is True
+        assert isinstance(ok["t"], float)
+
+        server.send("1001 dnd maybe")
+        error = server.expect("error")
+        assert error["line"] == "1001 dnd maybe"
+        assert "expected 'on' or 'off'" in error["message"]
+
+        server.send("# a comment, then a blank line")
+        server.send("")
+        server.send("1001 state")
+        state = server.expect("state", line="1001 state")
+        assert state["user"] == "1001"
+        assert state["state"]["dnd"] is False and state["state"]["cfna"]["rings"] == 4
+        server.send("state")
+        assert server.expect("states")["users"]["1001"]["cfna"]["target"] == "3000"
+        server.send("* policy error 486")
+        assert server.expect("ok", line="* policy error 486")["status"] == 486
+        server.send("help")
+        assert "<user> dnd on|off" in server.expect("help")["usage"]
+        # The comment and the blank line printed nothing.
+        assert not [o for o in server.seen if o.get("line", "x").startswith("#")]
+
+        rc, took = server.signal(signal.SIGTERM)
+        assert rc == 0
+        assert took < 1.0
+        assert server.expect("info", what="stopped")["reason"] == "SIGTERM"
+
+
+def test_agent_refusals_and_bugs_are_error_lines_and_the_server_carries_on() -> None:
+    with AgentProcess(SERVE) as server:
+        server.listening()
+        server.send("refuse dnd on")
+        assert "does not take changes" in server.expect("error")["message"]
+        server.send("boom dnd on")
+        assert "internal error" in server.expect("error", line="boom dnd on")["message"]
+        server.send("1001 dnd on")
+        server.expect("ok", line="1001 dnd on")
+        rc, _ = server.signal(signal.SIGINT)
+        assert rc == 0
+        assert "fake agent bug" in "".join(server.stderr)  # logged with its traceback
+
+
+def test_eof_on_stdin_does_not_stop_the_server() -> None:
+    with AgentProcess([*SERVE, "--api", "127.0.0.1:0"]) as server:
+        server.listening()
+        port = server.api_port()
+        server.send("1001 dnd on")
+        server.expect("ok")
+        server.close_stdin()
+        time.sleep(0.3)
+        assert server.proc.poll() is None
+        status, body, _ = http_request(port, "POST", "/command", "1001 dnd off")
+        assert status == 200 and body["state"]["dnd"] is False
+        rc, took = server.signal(signal.SIGTERM)
+        assert rc == 0 and took < 1.0
+
+
+def test_exit_on_eof_stops_after_the_last_line() -> None:
+    result = run_cli([*SERVE, "--exit-on-eof"], stdin="1001 cfa on 2000\n1001 state\n")
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [o["event"] for o in lines] == ["info", "state", "ok", "state", "info"]
+    assert lines[-1] == {**lines[-1], "what": "stopped", "reason": "eof"}
+    assert lines[3]["state"]["cfa"] == {"on": True, "target": "2000"}
+
+
+def test_exit_on_eof_with_stdin_from_dev_null() -> None:
+    result = run_cli([*SERVE, "--exit-on-eof"])
+    assert result.returncode == 0
+    assert json.loads(result.stdout.splitlines()[-1])["what"] == "stopped"
+
+
+# -- phone and server together --------------------------------------------------------------
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_phone_registers_and_follows_server_changes(transport: str) -> None:
+    with AgentProcess(["serve", "--vendor", "fakevendor", "--listen",
+                       f"{transport}:127.0.0.1:0"]) as server:
+        address = server.listening()[0]
+        with AgentProcess(_phone(address)) as phone:
+            local = phone.listening()[0]
+            assert local.startswith(f"{transport}:127.0.0.1:") and not local.endswith(":0")
+            phone.expect("info", what="registered")
+            server.expect("info", what="registered", user="1001")
+
+            server.send("1001 dnd on")
+            server.expect("ok")
+            assert phone.expect("state", cause="server")["state"]["dnd"] is True
+            phone.send("state")
+            assert phone.expect("state", line="state")["state"]["dnd"] is True
+            rc, took = phone.signal(signal.SIGTERM)
+            assert (rc, took < 1.0) == (0, True)
+        assert server.signal(signal.SIGTERM)[0] == 0
+
+
+def test_phone_sync_and_server_policy() -> None:
+    with AgentProcess(SERVE) as server:
+        address = server.listening()[0]
+        with AgentProcess(_phone(address, "--sync", "on", "--quiet")) as phone:
+            phone.expect("info", what="registered")
+            phone.send("cfa on 2000")
+            pending = phone.expect("state", confirmed=False)
+            assert pending["state"]["cfa"] == {"on": True, "target": "2000"}
+            ok = phone.expect("ok", line="cfa on 2000")
+            assert ok["indicator"]["cfa"]["on"] is True and ok["state"]["cfa"]["on"] is False
+            assert phone.expect("state", confirmed=True)["state"]["cfa"]["on"] is True
+            assert server.expect("state", cause="phone")["state"]["cfa"]["target"] == "2000"
+
+            server.send("1001 policy error 486")
+            server.expect("ok")
+            phone.send("dnd on")
+            assert phone.expect("problem")["rule"] == "fake.rejected"
+            phone.send("sync off")
+            assert phone.expect("ok", line="sync off")["sync"] is False
+            phone.send("dnd on")
+            phone.expect("state", cause="key", confirmed=True)
+            phone.send("bogus")
+            assert "unknown feature 'bogus'" in phone.expect("error")["message"]
+            assert not [o for o in phone.seen if o["event"] == "message"]  # --quiet
+            assert phone.signal(signal.SIGTERM)[0] == 0
+        assert server.signal(signal.SIGTERM)[0] == 0
+
+
+def test_pcap_records_the_traffic(tmp_path: Path) -> None:
+    capture = tmp_path / "server.pcap"
+    with AgentProcess([*SERVE, "--pcap", str(capture), "--seed", "7"]) as server:
+        address = server.listening()[0]
+        with AgentProcess(_phone(address)) as phone:
+            phone.expect("info", what="registered")
+            assert phone.signal()[0] == 0
+        assert server.signal()[0] == 0
+    data = capture.read_bytes()
+    assert data[:4] == (0xA1B2C3D4).to_bytes(4, "little")
+    assert b"REGISTER sip:1001@127.0.0.1 SIP/2.0" in data and b"SIP/2.0 200 OK" in data
+
+
+# -- the runtime's parts, in process ---------------------------------------------------------
+
+def test_event_log_buffer_and_since() -> None:
+    out = io.StringIO()
+    log = runtime.EventLog(out, capacity=3, hidden=frozenset({"message"}))
+    for n in range(5):
+        log.emit({"event": "message" if n == 1 else "info", "n": n})
+    assert [json.loads(line)["n"] for line in out.getvalue().splitlines()] == [0, 2, 3, 4]
+    page = log.since(0)
+    assert [e["seq"] for e in page["events"]] == [3, 4, 5]
+    assert page["last"] == 5 and page["missed"] == 2
+    assert log.since(4) == {"events": [{"seq": 5, "event": "info", "n": 4}], "last": 5,
+                            "missed": 0}
+    assert log.since(9)["events"] == []
+
+
+def test_event_log_survives_a_closed_stdout() -> None:
+    out = io.StringIO()
+    log = runtime.EventLog(out)
+    out.close()
+    log.emit({"event": "info"})
+    assert log.since(0)["last"] == 1
+
+
+def test_line_reader_hands_lines_to_the_loop_and_skips_overlong_ones() -> None:
+    async def main() -> tuple[list[str], bool]:
+        loop = asyncio.get_running_loop()
+        read_fd, write_fd = os.pipe()
+        lines: list[str] = []
+        done = asyncio.Event()
+        runtime.LineReader(read_fd, loop, lines.append, done.set, max_line=100,
+                           on_overlong=lambda start: lines.append(f"LONG {start[:3]}")).start()
+        os.write(write_fd, b"one\r\n" + b"x" * 300 + b"\ntwo\nthr")
+        os.write(write_fd, b"y" * 150)
+        os.write(write_fd, b"y" * 150 + b"\n")
+        os.write(write_fd, "ee \xe9\n".encode("latin-1") + b"last")
+        os.close(write_fd)
+        await asyncio.wait_for(done.wait(), 5)
+        os.close(read_fd)
+        return lines, done.is_set()
+
+    lines, eof = asyncio.run(main())
+    assert lines == ["one", "LONG xxx", "two", "LONG thr", "ee \ufffd", "last"]
+    assert eof
+
+
+def test_address_and_policy_parsers() -> None:
+    assert runtime.api_address("127.0.0.1:0") == ("127.0.0.1", 0)
+    assert runtime.api_address("[::1]:8080") == ("::1", 8080)
+    for bad in ("127.0.0.1", "127.0.0.1:99999", "[::1]", "192.168.1.1:80", "x:80"):
+        with pytest.raises(UsageError):
+            runtime.api_address(bad)
+    assert str(runtime.socket_address("tcp:[::1]:5070", "--listen")) == "tcp:[::1]:5070"
+    assert parse_policy("reject") == ("reject", None)
+    assert parse_policy("error:403") == ("error", 403)
+    assert parse_policy("error") == ("error", None)
