@@ -337,6 +337,14 @@ def build_full_state(
     return build_multipart(parts, boundary)
 
 
+def build_concatenated(
+    documents: Iterable[FeatureDocument], *, separator: bytes = b"\n", **build_options: Any
+) -> bytes:
+    """Several documents in one body: the known full-state DEFECT (protocol file 1.2),
+    which phones read only up to the end of the first document. For negative tests."""
+    return separator.join(build(document, **build_options) for document in documents)
+
+
 # --------------------------------------------------------------------------- hardened XML
 
 
@@ -351,7 +359,9 @@ class XmlDocument:
     trailing: bytes = b""
 
 
-_DECLARED_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_DECLARED_ENCODING = re.compile(
+    rb"""^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']"""
+)
 _JUNK_CODES = frozenset(
     expat_errors.codes[message]
     for message in (

@@ -27,6 +27,7 @@ from fsync_model.bodies.feature_event import (
     SetDoNotDisturb,
     SetForwarding,
     build,
+    build_concatenated,
     build_full_state,
     parse,
     parse_notify_body,
@@ -116,7 +117,7 @@ CFA_OFF = ForwardingEvent("1001", ForwardingType.IMMEDIATE, False, None, None)
 
 
 def _concatenated() -> bytes:
-    return build(DoNotDisturbEvent("1001", True)) + b"\n" + build(CFNA_ON)
+    return build_concatenated([DoNotDisturbEvent("1001", True), CFNA_ON])
 
 
 # (name, body, rule, severity, strict rejects, lenient document or None when always refused)
@@ -395,6 +396,11 @@ def test_declared_encodings(encoding: str) -> None:
     result = parse(body)
     assert result.document == document
     assert result.declared_encoding == encoding
+
+
+def test_declared_encoding_after_a_byte_order_mark() -> None:
+    body = b"\xef\xbb\xbf" + build(DoNotDisturbEvent("1001", True), encoding="UTF-8")
+    assert parse(body).declared_encoding == "UTF-8"
 
 
 def test_no_declaration_means_utf8_and_markup_is_escaped() -> None:
