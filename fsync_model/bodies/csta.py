@@ -31,7 +31,7 @@ from fsync_model.bodies.feature_event import (
     load_xml,
     split_tag,
 )
-from fsync_model.bodies.findings import Finding
+from fsync_model.findings import Finding
 
 CONTENT_TYPE = "application/csta+xml"
 CONTENT_DISPOSITION = "signal;handling=required"

@@ -8,7 +8,7 @@ known defects are in ``/work/shared/protocol/feature-sync-protocol.md`` section 
 :func:`build` writes exactly the documents shown there, with knobs that inject the known
 defects for negative tests. :func:`parse` reads a body through a hardened XML parser
 (defusedxml: no DTD, no entities, no external references; a size limit) and returns the
-typed document with a list of :class:`~fsync_model.bodies.findings.Finding`; when the body
+typed document with a list of :class:`~fsync_model.findings.Finding`; when the body
 cannot be used it raises one :class:`BodyError` carrying the status to answer with and the
 findings that explain why. ``strict=True`` additionally rejects every finding that a strict
 server rejects (a missing namespace, ``True`` for ``true``, an empty device, ...); with
@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape
 from defusedxml.common import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from fsync_model.bodies.findings import Finding, Severity
+from fsync_model.findings import Finding, Severity
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.multipart import BodyPart, build_multipart, parse_multipart
 from fsync_model.sip.params import parse_header_value

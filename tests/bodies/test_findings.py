@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fsync_model.bodies.findings import EVIDENCE_LIMIT, Finding, errors, rules, worst
+from fsync_model.findings import EVIDENCE_LIMIT, Finding, errors, rules, worst
 
 
 def test_finding_is_frozen_and_printable() -> None:
