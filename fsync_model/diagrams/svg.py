@@ -209,7 +209,8 @@ def _block_height(font: Font, lines: int) -> float:
 
 def _arrow_text(arrow: Arrow, origin: float | None) -> _ArrowText:
     label = shorten_label(arrow.label)
-    details = tuple(shorten_detail(line) for line in arrow.details)
+    shown = (shorten_detail(line) for line in arrow.details)
+    details = tuple(line for line in shown if line)  # a blank detail line says nothing
     tooltip = "\n".join([printable(arrow.label), *(printable(line) for line in arrow.details)])
     return _ArrowText(label, details, packet_time_text(arrow, origin), tooltip)
 
