@@ -78,7 +78,13 @@ def create_phone(profile: Any, *, user: str, server: Address, rng: random.Random
                  observer: Callable[[AgentEvent], None], sync: bool,
                  password: str | None) -> PhoneAgentAPI:
     """The reference phone (imported here: the agents load the model tables)."""
-    from fsync_model.agents.phone import ReferencePhone  # type: ignore[import-not-found,unused-ignore]
+    try:
+        from fsync_model.agents.phone import ReferencePhone  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as error:
+        if error.name != "fsync_model.agents.phone":
+            raise
+        raise UsageError("the reference phone is not in this build "
+                         "(fsync_model/agents/phone.py is missing)") from None
 
     return cast(PhoneAgentAPI, ReferencePhone(profile, user=user, server=server, rng=rng,
                                               observer=observer, sync=sync,

@@ -91,7 +91,13 @@ def parse_policy(text: str) -> tuple[str, int | None]:
 def create_server(profile: Any, *, rng: random.Random, observer: Callable[[AgentEvent], None],
                   policy: str, policy_status: int | None) -> ServerAgentAPI:
     """The reference server (imported here: the agents load the model tables)."""
-    from fsync_model.agents.server import ReferenceServer  # type: ignore[import-not-found,unused-ignore]
+    try:
+        from fsync_model.agents.server import ReferenceServer  # type: ignore[import-not-found,unused-ignore]
+    except ModuleNotFoundError as error:
+        if error.name != "fsync_model.agents.server":
+            raise
+        raise UsageError("the reference server is not in this build "
+                         "(fsync_model/agents/server.py is missing)") from None
 
     return cast(ServerAgentAPI, ReferenceServer(profile, rng=rng, observer=observer,
                                                 policy=policy, policy_status=policy_status))
