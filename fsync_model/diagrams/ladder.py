@@ -4,6 +4,7 @@ A ``Ladder`` is plain frozen data, checked when built; the renderers (``svg``, `
 ``plantuml``) only read it. Mapping captured or simulated SIP messages onto ``Arrow`` values is
 the job of whoever owns those messages, not of this module.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -148,12 +149,54 @@ def packet_time_text(arrow: Arrow, origin: float | None) -> str:
 # matches keywords as prefixes ("office" lexes as "off" + "ice"), so an id must not even start
 # with one of them.
 _RESERVED_PREFIXES: Final = (
-    "accdescr", "acctitle", "activate", "actor", "alt", "and", "as", "autonumber", "box",
-    "boundary", "break", "caption", "collections", "control", "create", "critical", "database",
-    "deactivate", "destroy", "details", "else", "end", "entity", "footer", "group", "header",
-    "hide", "left", "legend", "link", "loop", "newpage", "note", "off", "opt", "over", "par",
-    "participant", "properties", "queue", "rect", "ref", "return", "right", "sequencediagram",
-    "show", "skinparam", "title",
+    "accdescr",
+    "acctitle",
+    "activate",
+    "actor",
+    "alt",
+    "and",
+    "as",
+    "autonumber",
+    "box",
+    "boundary",
+    "break",
+    "caption",
+    "collections",
+    "control",
+    "create",
+    "critical",
+    "database",
+    "deactivate",
+    "destroy",
+    "details",
+    "else",
+    "end",
+    "entity",
+    "footer",
+    "group",
+    "header",
+    "hide",
+    "left",
+    "legend",
+    "link",
+    "loop",
+    "newpage",
+    "note",
+    "off",
+    "opt",
+    "over",
+    "par",
+    "participant",
+    "properties",
+    "queue",
+    "rect",
+    "ref",
+    "return",
+    "right",
+    "sequencediagram",
+    "show",
+    "skinparam",
+    "title",
 )
 
 
@@ -189,4 +232,3 @@ def _safe_id(text: str) -> bool:
     if "style" in lowered or "classdef" in lowered:  # Mermaid's pre-parse pass rewrites these
         return False
     return not any(lowered.startswith(word) for word in _RESERVED_PREFIXES)
-

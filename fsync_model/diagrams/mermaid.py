@@ -11,6 +11,7 @@ after parsing. ``%`` (``%%`` comments, ``%%{init}%%`` directives), ``<`` ``>`` `
 in labels) get the same treatment, as does the ``s`` of a literal ``style``/``classDef`` word,
 which the pre-parse pass would otherwise treat as a style statement and strip a ``;`` from.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,7 +26,7 @@ from fsync_model.diagrams.shorten import (
     shorten_label,
 )
 
-_ENCODED: Final = {ch: f"#{ord(ch)};" for ch in "#;%<>&\""}
+_ENCODED: Final = {ch: f"#{ord(ch)};" for ch in '#;%<>&"'}
 _ARROWS: Final = {
     "normal": "->>",
     "error": "->>",

@@ -9,6 +9,7 @@ line), HTML-like tags (``<b>``, ``<color>``, ``<U+...>``), ``&#...;`` entities, 
 functions and ``/'`` block comments. Each such character is written as ``<U+XXXX>``, which
 PlantUML turns back into the character only when it draws the text, after all of the above.
 """
+
 from __future__ import annotations
 
 from typing import Final

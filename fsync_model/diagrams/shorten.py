@@ -5,6 +5,7 @@ user@host, a tag or branch by its first few characters. The full values stay ava
 (the SVG keeps them in each arrow's tooltip). Every renderer (SVG, Mermaid, PlantUML) goes through
 these functions, so the three outputs show the same text.
 """
+
 from __future__ import annotations
 
 import re

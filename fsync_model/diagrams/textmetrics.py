@@ -6,6 +6,7 @@ fonts' own ``hmtx`` advances in font units (2048 per em) for the characters a SI
 outside the tables (CJK, emoji...) is drawn from some fallback font and counts as ``FALLBACK_EM``
 wide: more than an ideograph's 1 em and more than any ASCII glyph, so it errs on the wide side.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,6 +24,7 @@ OVERHANG_PX: Final = 1.0
 Advances = tuple[tuple[int, tuple[int, ...]], ...]
 
 # Generated from DejaVuSans.ttf, DejaVuSans-Bold.ttf, DejaVuSansMono.ttf (DejaVu 2.37).
+# fmt: off
 _SANS_ADVANCES: Final[Advances] = (
     (0x0020, (
         651, 821, 942, 1716, 1303, 1946, 1597, 563, 799, 799, 1024, 1716, 651, 739, 651, 690,
@@ -172,6 +174,8 @@ _SANS_OBLIQUE_CHANGES: Final[dict[int, int]] = {
     0x00AB: 1264, 0x00BB: 1264, 0x00DE: 1245, 0x00E6: 2038, 0x013E: 569, 0x0140: 569, 0x0142: 588,
     0x0153: 2105, 0x2024: 682, 0x2025: 1365, 0x2030: 2765, 0x2031: 3461, 0x26A0: 1822,
 }
+
+# fmt: on
 
 
 def _index(table: Advances) -> dict[str, int]:
