@@ -278,7 +278,9 @@ class PcapWriter:
         self._write_frame(now, frame)
 
     def _write_frame(self, now: float, frame: bytes) -> None:
-        micros = max(0, round((now + self.epoch) * 1_000_000))
+        # Rounded separately: the sum of a large epoch and a small ``now`` would lose the
+        # microseconds of ``now`` to float precision.
+        micros = max(0, round(now * 1_000_000) + round(self.epoch * 1_000_000))
         seconds, micros = divmod(micros, 1_000_000)
         self._file.write(
             _RECORD_HEADER.pack(seconds & 0xFFFFFFFF, micros, len(frame), len(frame)) + frame
