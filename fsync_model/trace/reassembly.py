@@ -127,8 +127,7 @@ class TcpReassembler:
             ):
                 self._skip_gap(direction, number, messages, number, time)
             return messages
-        if offset < direction.next_offset:
-            self.retransmissions += 1  # partly old: keep only the new bytes
+        if offset < direction.next_offset:  # partly old: keep only the new bytes
             payload = payload[direction.next_offset - offset :]
         self._deliver(direction, payload, number, time, messages)
         self._drain(direction, number, time, messages)

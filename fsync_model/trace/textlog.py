@@ -175,15 +175,15 @@ def _read_marker(line: bytes, entry: _Entry) -> bool:
         _set_direction(entry, match.group("dir").lower() == b"sent", None)
         entry.size = int(size)
         return True
-    if match := _ASTERISK_PJSIP.fullmatch(line):
+    if match := _ASTERISK_PJSIP.search(line):
         sent = match.group("dir").lower() == b"transmitting"
         _set_direction(entry, sent, _address(match, "a", b"udp"))
         entry.size = int(match.group("size"))
         return True
-    if match := _ASTERISK_SIP_READ.fullmatch(line):
+    if match := _ASTERISK_SIP_READ.search(line):
         _set_direction(entry, False, _address(match, "a", b"udp"))
         return True
-    if match := _ASTERISK_SIP_SENT.fullmatch(line):
+    if match := _ASTERISK_SIP_SENT.search(line):
         _set_direction(entry, True, _address(match, "a", b"udp"))
         return True
     if match := _LIBRE.fullmatch(line):
@@ -261,9 +261,14 @@ def _assemble(region: bytes, size: int | None, number: int, problems: list[str])
     headers = b"\r\n".join(header_lines) + b"\r\n\r\n"
     crlf_file = b"\r\n" in head
     body_lines = [line.rstrip(b"\r") for line in body_raw.split(b"\n")]
-    while body_lines and not body_lines[-1].strip():
-        body_lines.pop()
-    rebuilt = b"".join(line + b"\r\n" for line in body_lines)
+    # The last element is what follows the last newline: empty unless the log ends mid-line.
+    unterminated = body_lines.pop() if body_lines else b""
+    if unterminated.strip():
+        rebuilt = b"".join(line + b"\r\n" for line in body_lines) + unterminated
+    else:
+        while body_lines and not body_lines[-1].strip():
+            body_lines.pop()
+        rebuilt = b"".join(line + b"\r\n" for line in body_lines)
     length = _CONTENT_LENGTH.search(head.replace(b"\r", b""))
     if length is None:
         return headers + rebuilt
