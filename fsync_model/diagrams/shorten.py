@@ -24,6 +24,9 @@ MAX_HEADER_CHARS: Final = 40
 
 # Compact forms from RFC 3261 section 7.3.3 next to the long names.
 _CALL_ID_HEADERS: Final = frozenset({"call-id", "i"})
+_VIA_HEADERS: Final = frozenset({"via", "v"})
+# "SIP/2.0/UDP host" says no more than "UDP host".
+_VIA_PROTOCOL_RE: Final = re.compile(r"\bSIP\s*/\s*2\.0\s*/\s*", re.IGNORECASE)
 _BRANCH_COOKIE: Final = "z9hG4bK"
 
 # A name-addr: optional quoted display name, then <URI>. The display name is dropped (user@host
@@ -143,6 +146,8 @@ def shorten_detail(line: str, max_chars: int = MAX_DETAIL_CHARS) -> str:
         name, value = match.group(1), match.group(2)
         if name.lower() in _CALL_ID_HEADERS:
             value = shorten_call_id(value)
+        elif name.lower() in _VIA_HEADERS:
+            value = shorten_value(_VIA_PROTOCOL_RE.sub("", value))
         else:
             value = shorten_value(_LEADING_DISPLAY_NAME_RE.sub("", value))
         text = f"{name}: {value}"

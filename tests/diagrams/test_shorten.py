@@ -67,9 +67,10 @@ def test_tag_and_branch() -> None:
         ("To: Bob Smith <sips:bob@biloxi.example.com>", "To: bob@biloxi.example.com"),
         (
             "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776asdhds;rport",
-            "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK776a…;rport",
+            "Via: UDP 10.0.0.1:5060;branch=z9hG4bK776a…;rport",
         ),
         ("Contact: <sip:2000@10.0.0.5:5070>;expires=3600", "Contact: 2000@10.0.0.5;expires=3600"),
+        ("v: SIP/2.0/TCP a:5060, SIP / 2.0 / TLS b", "v: TCP a:5060, TLS b"),
         ("Contact: <none>", "Contact: <none>"),  # not a URI: left alone, brackets kept
         ("Event: as-feature-event", "Event: as-feature-event"),
         ("Subscription-State: active;expires=3599", "Subscription-State: active;expires=3599"),
