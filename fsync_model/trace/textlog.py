@@ -20,6 +20,7 @@ gets the previous message's time, or 0.
 """
 from __future__ import annotations
 
+import bisect
 import calendar
 import re
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ def _addr(name: str) -> bytes:
     return _ADDRESS.replace(b"{0}", name.encode()).replace(b"{{", b"{").replace(b"}}", b"}")
 
 
-_SIPP_SEPARATOR: Final = _marker(rb"-{20,}\s*(?P<time>.*)")
+_SIPP_SEPARATOR: Final = _marker(rb"-{40,}(?:\s.*)?")
 _SIPP_MESSAGE: Final = _marker(
     rb"(?P<tr>\w+) (?:\S+ )*?message (?P<dir>sent|received) "
     rb"(?:\((?P<size>[0-9]{1,9}) bytes\)|\[(?P<size2>[0-9]{1,9})\] bytes)\s*:"
@@ -102,7 +103,6 @@ class _Entry:
     src: Address | None = None
     dst: Address | None = None
     size: int | None = None
-    marked: bool = False
 
 
 def read_text_log(data: bytes) -> tuple[list[CapturedMessage], CaptureSummary]:
@@ -126,24 +126,28 @@ def read_text_log(data: bytes) -> tuple[list[CapturedMessage], CaptureSummary]:
         line = lines[index].strip(b" \t\r")
         if SIP_START_LINE.match(text, starts[index]) is None:
             time = _time_in(line, time)
-            marked = _read_marker(line, entry)
-            if marked:
-                entry.marked = True
+            _read_marker(line, entry)
             index += 1
             continue
-        end = index + 1
-        while end < count:
-            following = lines[end].strip(b" \t\r")
-            if _ends_message(following) or (
-                not lines[end - 1].strip(b" \t\r")
-                and SIP_START_LINE.match(text, starts[end]) is not None
-            ):
-                break
-            end += 1
-        region = text[starts[index] : min(starts[end], len(text))]
         summary.packets += 1
         number = summary.packets
-        message = _assemble(region, entry.size, number, summary.problems)
+        start = starts[index]
+        if _logged_exactly(text, start, entry.size):
+            # The marker's byte count holds, whatever the body looks like.
+            assert entry.size is not None
+            message = text[start : start + entry.size]
+            end = bisect.bisect_left(starts, start + entry.size, index + 1, count)
+        else:
+            end = index + 1
+            while end < count:
+                if _ends_message(lines[end].strip(b" \t\r")) or (
+                    not lines[end - 1].strip(b" \t\r")
+                    and SIP_START_LINE.match(text, starts[end]) is not None
+                ):
+                    break
+                end += 1
+            region = text[start : min(starts[end], len(text))]
+            message = _assemble(region, number, summary.problems)
         src, dst = entry.src, entry.dst
         if src is None or dst is None:
             src, dst = src or UNKNOWN, dst or UNKNOWN
@@ -248,10 +252,21 @@ def _time_in(line: bytes, previous: float) -> float:
     return seconds + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
 
 
-def _assemble(region: bytes, size: int | None, number: int, problems: list[str]) -> bytes:
-    """The message in ``region`` (its lines as logged, up to the next marker)."""
-    if size is not None and len(region) >= size and not region[size:].strip():
-        return region[:size]  # logged byte for byte (SIPp, Asterisk)
+def _logged_exactly(text: bytes, start: int, size: int | None) -> bool:
+    """True if the ``size`` bytes from ``start`` are the message as sent: the log kept its
+    CRLFs (so byte counts still hold) and the message ends at the end of a line."""
+    if size is None or start + size > len(text):
+        return False
+    first_line_end = text.find(b"\n", start, start + size)
+    if first_line_end <= start or text[first_line_end - 1] != 0x0D:
+        return False
+    line_end = text.find(b"\n", start + size)
+    return not text[start + size : line_end if line_end >= 0 else len(text)].strip()
+
+
+def _assemble(region: bytes, number: int, problems: list[str]) -> bytes:
+    """The message in ``region`` (its lines as logged, up to the next marker), with CRLF
+    line ends restored and the body cut to its Content-Length."""
     head_end = re.search(rb"\r?\n[ \t\r]*\n", region)
     if head_end is None:
         head, body_raw = region, b""

@@ -155,3 +155,25 @@ def test_body_shorter_than_content_length_is_a_problem() -> None:
     assert messages[0].data == short
     assert summary.problems == [
         "packet 1: Content-Length 10 but only 6 body bytes in the log; kept as logged"]
+
+
+def test_sipp_byte_counts_win_over_marker_like_body_lines() -> None:
+    body = (
+        b"--------------------------------------------------boundary\r\n"
+        b"#\r\n"
+        b">>> not a marker\r\n"
+        b"\r\n"
+        b"SIP/2.0 200 OK\r\n"
+    )
+    notify = sip_message("multi", method="NOTIFY", body=body)
+    ok = sip_response("multi")
+    log = (
+        b"----------------------------------------------- 2024-05-06 07:08:09.000100\n"
+        + f"TCP message received [{len(notify)}] bytes :\n\n".encode() + notify + b"\n"
+        + b"----------------------------------------------- 2024-05-06 07:08:09.000200\n"
+        + f"TCP message sent ({len(ok)} bytes):\n\n".encode() + ok + b"\n"
+    )
+    messages, summary = read_capture(log)
+    assert [m.data for m in messages] == [notify, ok]
+    assert [(m.src, m.dst) for m in messages] == [(REMOTE, LOCAL), (LOCAL, REMOTE)]
+    assert summary.problems == []
