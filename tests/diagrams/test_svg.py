@@ -51,9 +51,15 @@ def check_geometry(box: Layout) -> None:
         for text in note.texts:
             assert note.x <= text.x and text.x + text.w <= note.x + note.w
             assert note.y <= text.y and text.y + text.h <= note.y + note.h
-    notes = [(n.x, n.y, n.w, n.h) for n in box.notes]
-    for first_box, second_box in itertools.combinations(notes, 2):
+    shapes = [(s.x, s.y, s.w, s.h) for s in (*box.headers, *box.footers, *box.notes)]
+    for first_box, second_box in itertools.combinations(shapes, 2):
         assert not overlap(first_box, second_box)
+    for arrow in box.arrows:
+        for text in arrow.texts:
+            assert not any(overlap(text.box, shape) for shape in shapes), text
+            if text.role != "gutter" and not arrow.backgrounds:
+                # No lifeline runs through the text (one that does gets a white background).
+                assert not any(text.x < x < text.x + text.w for x in box.lifeline_x), text
 
 
 def parse(svg: str) -> ET.Element:
