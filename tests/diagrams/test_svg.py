@@ -51,7 +51,8 @@ def check_geometry(box: Layout) -> None:
         for text in note.texts:
             assert note.x <= text.x and text.x + text.w <= note.x + note.w
             assert note.y <= text.y and text.y + text.h <= note.y + note.h
-    shapes = [(s.x, s.y, s.w, s.h) for s in (*box.headers, *box.footers, *box.notes)]
+    shapes: list[Box] = [(h.x, h.y, h.w, h.h) for h in (*box.headers, *box.footers)]
+    shapes += [(n.x, n.y, n.w, n.h) for n in box.notes]
     for first_box, second_box in itertools.combinations(shapes, 2):
         assert not overlap(first_box, second_box)
     for arrow in box.arrows:
