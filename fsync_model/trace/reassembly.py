@@ -51,6 +51,8 @@ class _Direction:
     #: Sequence number (mod 2**32) and stream offset of the next byte expected.
     next_seq: int
     next_offset: int = 0
+    #: The sequence number of the SYN that opened the stream, if it was captured.
+    syn_seq: int | None = None
     #: Segments ahead of a gap: (stream offset, arrival order, data, packet number, time).
     pending: list[tuple[int, int, bytes, int, float]] = field(default_factory=list)
     pending_bytes: int = 0
@@ -95,12 +97,13 @@ class TcpReassembler:
         direction = self._directions.get(key)
         if flags & _SYN:
             first = (seq + 1) % _WRAP
-            if direction is not None and (direction.next_seq != first or direction.next_offset):
-                # A new connection on the same ports: close the old stream first.
+            if direction is not None and direction.syn_seq != seq:
+                # A new connection on the same ports: close the old stream first. (The same
+                # SYN again is a retransmission and changes nothing.)
                 self._close(direction, number)
                 direction = None
             if direction is None:
-                direction = _Direction(src, dst, first)
+                direction = _Direction(src, dst, first, syn_seq=seq)
                 self._directions[key] = direction
             seq = first
         elif direction is None:

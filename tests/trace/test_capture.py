@@ -325,6 +325,16 @@ def test_tcp_both_directions_and_a_reopened_connection() -> None:
     assert summary.problems == []
 
 
+def test_tcp_retransmitted_syn_keeps_the_stream() -> None:
+    s = segments_of(cut(STREAM, 300))
+    first = tcp_capture([s[0]])
+    # The same SYN and SYN-ACK again (a duplicated handshake), then the rest of the stream.
+    again = tcp_capture([s[1]], syn_seq=1000)
+    messages, summary = read_capture(first + again[24:])
+    assert b"".join(m.data for m in messages) == STREAM
+    assert summary.problems == []
+
+
 def test_tcp_non_sip_stream() -> None:
     http = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello" * 3
     messages, summary = read_capture(tcp_capture(segments_of(cut(http, 40, 40))))
