@@ -646,13 +646,14 @@ class Notifier:
         A subscription whose time is up gets ``terminated;reason=timeout`` and ends.
         """
         sub = self.subscriptions[sub_id]
-        remaining = int(sub.expires_at - now)
-        if remaining <= 0 and sub.expires_at - now <= 0:
+        if sub.expires_at - now <= 0:
             return self.terminate(sub_id, now, "timeout", body=body, content_type=content_type,
                                   headers=headers, ended="expired")
         if state is not None:
             sub.state = state
-        value = SubscriptionState(sub.state, max(remaining, 1))
+        # rounded, not truncated: a NOTIFY right after a 3600 s grant says 3600, not 3599
+        remaining = max(round(sub.expires_at - now), 1)
+        value = SubscriptionState(sub.state, remaining)
         return self._send_notify(sub, value, now, body, content_type, headers)
 
     def terminate(
