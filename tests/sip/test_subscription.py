@@ -441,3 +441,44 @@ def test_subscriber_options_validated() -> None:
         Subscriber(UserAgent(PHONE, random.Random(1)), PACKAGE, refresh_fraction=1.5)
     with pytest.raises(ValueError):
         Notifier(UserAgent(SERVER, random.Random(1)), [PACKAGE], accept_status=201)
+
+
+# ------------------------------------------------------------------ a faulty network
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_subscription_survives_loss_duplication_and_reordering(seed: int) -> None:
+    """Over the seeded in-memory network (20 % loss, 10 % duplicates, 10 % reordering):
+    the subscription becomes active, is refreshed past its first expiry, and unsubscribes
+    cleanly; duplicates never surface as extra events."""
+    from fsync_model.transport.memory import MemoryNetwork
+
+    net = MemoryNetwork(seed, loss=0.2, duplicate=0.1, reorder=0.1, delay=(0.001, 0.05))
+    phone_addr, server_addr = Address("mem", "phone", 0), Address("mem", "server", 0)
+    phone = UserAgent(phone_addr, random.Random(seed), user="1001")
+    server = UserAgent(server_addr, random.Random(seed + 1000), user="server")
+    subscriber = Subscriber(phone, PACKAGE, expires=600)
+    notifier = Notifier(server, [PACKAGE], state_body=lambda sub: (b"<state/>", BODY_TYPE))
+    net.attach(phone, phone_addr)
+    net.attach(server, server_addr)
+    sub_id = net.run_in_cycle(phone, lambda: subscriber.subscribe(
+        "sip:1001@server", server_addr, net.now))
+    net.run(until=700.0)
+    phone_events = phone.events()
+    assert only(phone_events, SubscriptionTerminated) == []
+    sub = subscriber.get(sub_id)
+    assert sub is not None and sub.state is SubscriberState.ACTIVE
+    assert sub.expires_at is not None and sub.expires_at > 700.0
+    # one NOTIFY per SUBSCRIBE transaction accepted (initial + one refresh), never more
+    assert len(only(phone_events, NotifyReceived)) == len(
+        only(server.events(), SubscribeReceived)) == 2
+    net.run_in_cycle(phone, lambda: subscriber.unsubscribe(sub_id, net.now))
+    net.run(until=800.0)
+    assert one(phone.events(), SubscriptionTerminated).retry is RetryPolicy.NEVER
+    assert subscriber.subscriptions == {} and notifier.subscriptions == {}
+    assert len(phone.dialogs) == 0 and len(server.dialogs) == 0
+    net.run(until=900.0)
+    assert phone.transaction_count == 0 and server.transaction_count == 0
+    assert phone.get_timer() is None and server.get_timer() is None
+    fates = {entry.fate for entry in net.log}
+    assert {"lost", "duplicate"} <= fates  # the faults really happened
