@@ -134,6 +134,9 @@ class TransitionTable:
     _index: dict[tuple[State, Input], Transition] = dataclasses.field(
         init=False, repr=False, compare=False, hash=False
     )
+    _outgoing: dict[State, tuple[Transition, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         index: dict[tuple[State, Input], Transition] = {}
@@ -146,7 +149,11 @@ class TransitionTable:
             index[(row.source, row.input)] = row
         if self.initial not in known or self.goal not in self.finals or not self.finals <= known:
             raise ValueError(f"{self.key}: initial, goal and finals must be states")
+        outgoing: dict[State, list[Transition]] = {state: [] for state in self.states}
+        for row in self.transitions:
+            outgoing[row.source].append(row)
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_outgoing", {k: tuple(v) for k, v in outgoing.items()})
 
     def transition(self, state: State, input: Input) -> Transition:
         """The row for ``(state, input)``; `IllegalTransition` when there is none."""
@@ -166,7 +173,8 @@ class TransitionTable:
         return tuple(row.input for row in self.outgoing(state))
 
     def outgoing(self, state: State) -> tuple[Transition, ...]:
-        return tuple(row for row in self.transitions if row.source == state)
+        """Rows leaving ``state``, in table order (the first is the canonical one)."""
+        return self._outgoing.get(state, ())
 
     @property
     def inputs(self) -> frozenset[Input]:

@@ -197,21 +197,23 @@ def _registration(profile: Profile) -> TransitionTable:
     rows = _Rows(MachineKey(profile.id, FlowKind.REGISTRATION))
     rows.add("Unregistered", I.PHONE_SENDS_REGISTER, "Registering",
              f"REGISTER (Expires: {reg.expires.value})", _REF_REGISTER)
-    attempts = ["Registering", "Refreshing", "Authenticating"] if challenge else [
-        "Registering", "Refreshing"]
+    # Registering: the first REGISTER; Refreshing: a refresh; Authenticating: with credentials.
+    # A challenging registrar never accepts the first REGISTER, and a challenge to the
+    # credentials means they were refused.
+    attempts = ("Registering", "Refreshing", "Authenticating") if challenge else (
+        "Registering", "Refreshing")
     for source in attempts:
-        if source != "Registering" or not challenge:
+        if not (challenge and source == "Registering"):
             rows.add(source, I.SERVER_SENDS_2XX, "Registered", _status(200), _REF_REGISTER,
                      status=200)
-        if challenge:
-            if source == "Authenticating":
-                rows.add(source, I.SERVER_SENDS_CHALLENGE, "RetryWait", _status(challenge),
-                         _REF_DIGEST, note="credentials refused", status=challenge)
-            else:
-                note = "a refresh is challenged when the nonce went stale" if (
-                    source == "Refreshing") else ""
-                rows.add(source, I.SERVER_SENDS_CHALLENGE, "Challenged", _status(challenge),
-                         _REF_DIGEST, note=note, status=challenge)
+        if challenge and source == "Authenticating":
+            rows.add(source, I.SERVER_SENDS_CHALLENGE, "RetryWait", _status(challenge),
+                     _REF_DIGEST, note="credentials refused", status=challenge)
+        elif challenge:
+            stale = "a refresh is challenged when the nonce went stale"
+            rows.add(source, I.SERVER_SENDS_CHALLENGE, "Challenged", _status(challenge),
+                     _REF_DIGEST, note=stale if source == "Refreshing" else "",
+                     status=challenge)
         rows.add(source, I.SERVER_SENDS_ERROR, "RetryWait", "4xx-6xx", _REF_REGISTER)
         rows.add(source, I.PHONE_TIMEOUT, "RetryWait", "timeout (Timer F)", "RFC 3261 17.1.2.2")
     if challenge:

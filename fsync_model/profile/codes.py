@@ -14,6 +14,7 @@ In a SIP URI the ``#`` of 3GPP codes must be escaped: use :func:`uri_user`.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -55,6 +56,7 @@ class FeatureCode:
         return (self.template, self.timer_template)
 
 
+@functools.lru_cache(maxsize=256)
 def _template_regex(template: str) -> re.Pattern[str]:
     parts: list[str] = []
     pos = 0
