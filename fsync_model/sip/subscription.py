@@ -373,6 +373,10 @@ class Subscriber:
                 if name == "refresh" and sub.dialog is not None:
                     self.refresh(sub.id, now)
                 elif name == "expire":
+                    if not sub.unsubscribing and "refresh" in sub.transactions.values():
+                        # a refresh is in flight: its answer decides (at most 64*T1 away)
+                        sub.timers.set("expire", now + self.ua.timer_config.timeout)
+                        continue
                     reason = "unsubscribed" if sub.unsubscribing else "expired"
                     retry = RetryPolicy.NEVER if sub.unsubscribing else RetryPolicy.IMMEDIATELY
                     self._terminate(sub, reason, retry)
@@ -408,7 +412,7 @@ class Subscriber:
             elif kind == "unsubscribe":
                 self._terminate(sub, "unsubscribed", RetryPolicy.NEVER)
             elif sub.state is not SubscriberState.TERMINATED:
-                self.ua.post_event(RefreshFailed(sub.id, None))
+                self._refresh_failed(sub, None, now)
             return True
         if isinstance(event, RequestReceived) and event.request.method == "NOTIFY":
             return self._on_notify(event, now)
@@ -446,7 +450,7 @@ class Subscriber:
                     sub.state = SubscriberState.NOTIFY_WAIT
             expires = response.expires
             if expires is not None and kind != "unsubscribe":
-                self._set_expiry(sub, expires, now)
+                self._set_expiry(sub, expires, now, from_2xx=True)
             self.ua.post_event(SubscriptionAccepted(sub.id, response, expires))
             return
         if status == 423:
@@ -467,7 +471,14 @@ class Subscriber:
                 RetryPolicy.LATER if retry_after is not None else RetryPolicy.NEVER)
             self._terminate(sub, str(status), retry, retry_after, response)
         else:
-            self.ua.post_event(RefreshFailed(sub.id, response))
+            self._refresh_failed(sub, response, now)
+
+    def _refresh_failed(self, sub: ClientSubscription, response: Response | None,
+                        now: float) -> None:
+        """RFC 6665 4.1.2.2: still valid until the last known expiry; past it, over."""
+        self.ua.post_event(RefreshFailed(sub.id, response))
+        if sub.expires_at is not None and now >= sub.expires_at:
+            self._terminate(sub, "expired", RetryPolicy.IMMEDIATELY)
 
     def _retry_longer(self, sub: ClientSubscription, request: Request, kind: str,
                       minimum: int, now: float) -> None:
@@ -552,15 +563,20 @@ class Subscriber:
                 self._set_expiry(sub, state.expires, now)
         return True
 
-    def _set_expiry(self, sub: ClientSubscription, expires: int, now: float) -> None:
+    def _set_expiry(self, sub: ClientSubscription, expires: int, now: float,
+                    *, from_2xx: bool = False) -> None:
         """The granted duration (2xx Expires or NOTIFY expires=) is authoritative: expire
         then, refresh at ``refresh_fraction`` of it."""
         sub.expires_at = now + expires
         sub.timers.set("expire", sub.expires_at)
-        if expires > 0:
-            sub.timers.set("refresh", now + expires * self.refresh_fraction)
-        else:
+        if expires <= 0:
             sub.timers.cancel("refresh")
+            return
+        refresh_at = now + expires * self.refresh_fraction
+        current = sub.timers.get("refresh")
+        if not from_2xx and current is not None and current < refresh_at:
+            return  # a NOTIFY's expires only ever brings the refresh forward
+        sub.timers.set("refresh", refresh_at)
 
     def _terminate(self, sub: ClientSubscription, reason: str | None, retry: RetryPolicy,
                    retry_after: float | None = None, response: Response | None = None,
@@ -570,8 +586,8 @@ class Subscriber:
         sub.state = SubscriberState.TERMINATED
         sub.timers.clear()
         self.subscriptions.pop(sub.id, None)
-        for key in list(sub.transactions):
-            self._by_txn.pop(key, None)
+        # transactions still in flight stay mapped: their late answers are swallowed here
+        # rather than surfacing as strays to the TU
         self.ua.dialogs.unexpect(sub.id.call_id, sub.id.local_tag)
         if sub.dialog is not None and not any(
                 s.dialog is sub.dialog for s in self.subscriptions.values()):

@@ -202,11 +202,13 @@ def test_expiry_on_both_sides_when_refreshes_are_lost() -> None:
     assert notifies[-1].header("Subscription-State") == "terminated;reason=timeout"
     ended = one(notifier.ua.events(), SubscriptionEnded)
     assert ended.reason == "expired" and notifier.get(server_id) is None
-    # both ends expire at the same instant; the phone's own expiry ends it first, and the
-    # late terminated NOTIFY finds no dialog (481), which the notifier no longer cares about
+    # the phone's refresh is still in flight at 100 s, so it waits for it; the notifier's
+    # terminated NOTIFY then ends the subscription with the notifier's reason
     terminated = one(subscriber.ua.events(), SubscriptionTerminated)
     assert terminated.subscription == sub_id
-    assert terminated.reason == "expired" and terminated.retry is RetryPolicy.IMMEDIATELY
+    assert terminated.reason == "timeout" and terminated.retry is RetryPolicy.IMMEDIATELY
+    wire.advance(200.0)  # the lost refresh times out later: swallowed, not a TU event
+    assert subscriber.ua.events() == []
     assert subscriber.get(sub_id) is None
     assert len(subscriber.ua.dialogs) == 0 and len(notifier.ua.dialogs) == 0
 
@@ -217,8 +219,10 @@ def test_subscriber_expiry_without_successful_refresh() -> None:
     subscriber.ua.events()
     wire.drop = lambda data, src: src == SERVER  # the server goes silent
     wire.advance(100.0)
+    assert subscriber.ua.events() == []  # the refresh sent at 90 s is still in flight
+    wire.advance(122.0)  # its Timer F: the refresh failed, and the grant ran out at 100 s
     events = subscriber.ua.events()
-    assert only(events, RefreshFailed) == []  # refresh at 90 s still in flight at 100 s
+    assert one(events, RefreshFailed).response is None
     terminated = one(events, SubscriptionTerminated)
     assert terminated.reason == "expired" and terminated.retry is RetryPolicy.IMMEDIATELY
     assert subscriber.get(sub_id) is None
