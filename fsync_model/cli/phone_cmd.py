@@ -17,8 +17,9 @@ from fsync_model.agents.control import (
     parse_phone_line,
 )
 from fsync_model.agents.events import AgentEvent
-from fsync_model.cli import runtime
+from fsync_model.cli import common, runtime
 from fsync_model.cli.main import UsageError
+from fsync_model.profile import Profile
 from fsync_model.transport.address import Address
 
 DESCRIPTION = """\
@@ -57,8 +58,7 @@ def register(subparsers: Any, name: str) -> None:
     parser = subparsers.add_parser(
         name, help="run the reference phone (to test a server)", description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vendor", required=True, metavar="V",
-                        help="vendor profile (fsync list shows them)")
+    common.add_vendor_arg(parser)
     parser.add_argument("--server", required=True, metavar="ADDR",
                         help="the server under test, e.g. udp:127.0.0.1:5070")
     parser.add_argument("--user", required=True, metavar="USER",
@@ -74,7 +74,7 @@ def register(subparsers: Any, name: str) -> None:
     parser.set_defaults(run=run)
 
 
-def create_phone(profile: Any, *, user: str, server: Address, rng: random.Random,
+def create_phone(profile: Profile, *, user: str, server: Address, rng: random.Random,
                  observer: Callable[[AgentEvent], None], sync: bool,
                  password: str | None) -> PhoneAgentAPI:
     """The reference phone (imported here: the agents load the model tables)."""
@@ -95,7 +95,7 @@ class PhoneApp(runtime.AgentApp):
     role = "phone"
     usage = PHONE_USAGE
 
-    def __init__(self, vendor: str, profile: Any, *, user: str, server: Address, seed: int,
+    def __init__(self, vendor: str, profile: Profile, *, user: str, server: Address, seed: int,
                  sync: bool, password: str | None) -> None:
         super().__init__(vendor)
         self.profile = profile
@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
     if not user or any(c.isspace() or c in "<>@:;\"" for c in user):
         raise UsageError(f"--user {args.user!r}: give the line's user part, e.g. --user 1001")
     options = runtime.runtime_options(args, [listen])
-    profile = runtime.vendor_profile(args.vendor)
+    profile = common.resolve_vendor(args)
     runtime.configure_logging(options.quiet)
     app = PhoneApp(args.vendor, profile, user=user, server=server, seed=options.seed,
                    sync=args.sync == "on", password=args.password)

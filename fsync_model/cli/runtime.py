@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import collections
 import contextlib
-import difflib
-import importlib
 import ipaddress
 import json
 import logging
@@ -147,30 +145,6 @@ def api_address(text: str) -> tuple[str, int]:
     if port > 65535:
         raise UsageError(f"--api {text}: port {port} not in 0..65535; {usage}")
     return str(ip), port
-
-
-def load_profiles() -> dict[str, Any]:
-    """Every vendor profile, by name (``fsync_model.profile.load_all()``)."""
-    module = importlib.import_module("fsync_model.profile")
-    load_all: Callable[[], dict[str, Any]] | None = getattr(module, "load_all", None)
-    if load_all is None:
-        raise UsageError("no vendor profiles in this build (fsync_model.profile.load_all "
-                         "is missing)")
-    try:
-        return dict(load_all())
-    except (ValueError, OSError) as error:
-        raise UsageError(f"cannot load the vendor profiles: {error}") from None
-
-
-def vendor_profile(name: str) -> Any:
-    """The profile of ``--vendor name``; a UsageError lists the known vendors."""
-    profiles = load_profiles()
-    if name in profiles:
-        return profiles[name]
-    known = ", ".join(sorted(profiles)) or "(none)"
-    close = difflib.get_close_matches(name, list(profiles), n=1)
-    hint = f" (did you mean --vendor {close[0]}?)" if close else ""
-    raise UsageError(f"unknown vendor {name!r}{hint}; known vendors: {known}")
 
 
 def configure_logging(quiet: bool) -> None:

@@ -17,8 +17,9 @@ from fsync_model.agents.control import (
     parse_server_line,
 )
 from fsync_model.agents.events import AgentEvent
-from fsync_model.cli import runtime
+from fsync_model.cli import common, runtime
 from fsync_model.cli.main import UsageError
+from fsync_model.profile import PolicyMode, Profile
 
 DESCRIPTION = """\
 Run the reference server of a vendor profile, to test a phone: it answers REGISTER,
@@ -59,15 +60,15 @@ def register(subparsers: Any, name: str) -> None:
     parser = subparsers.add_parser(
         name, help="run the reference server (to test a phone)", description=DESCRIPTION,
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--vendor", required=True, metavar="V",
-                        help="vendor profile (fsync list shows them)")
+    common.add_vendor_arg(parser)
     parser.add_argument("--listen", action="append", required=True, metavar="ADDR",
                         help="address to listen on, e.g. udp:127.0.0.1:5070 or "
                              "tcp:127.0.0.1:5070 (repeat for several; port 0 picks one)")
-    parser.add_argument("--policy", default="accept", metavar="accept|reject|error[:STATUS]",
-                        help="how changes from phones are answered: accept (default), "
-                             "reject (2xx, then NOTIFY the old state) or error (answer "
-                             "STATUS, 4xx-6xx, e.g. error:403)")
+    parser.add_argument("--policy", metavar="accept|reject|error[:STATUS]",
+                        help="how changes from phones are answered: accept, reject (2xx, "
+                             "then NOTIFY the old state) or error (answer STATUS, 4xx-6xx, "
+                             "e.g. error:403; default the profile's error_status); default: "
+                             "the profile's policy")
     runtime.add_runtime_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -88,7 +89,7 @@ def parse_policy(text: str) -> tuple[str, int | None]:
     return policy, int(status_text)
 
 
-def create_server(profile: Any, *, rng: random.Random, observer: Callable[[AgentEvent], None],
+def create_server(profile: Profile, *, rng: random.Random, observer: Callable[[AgentEvent], None],
                   policy: str, policy_status: int | None) -> ServerAgentAPI:
     """The reference server (imported here: the agents load the model tables)."""
     try:
@@ -107,7 +108,7 @@ class ServerApp(runtime.AgentApp):
     role = "server"
     usage = SERVER_USAGE
 
-    def __init__(self, vendor: str, profile: Any, *, seed: int, policy: str,
+    def __init__(self, vendor: str, profile: Profile, *, seed: int, policy: str,
                  policy_status: int | None) -> None:
         super().__init__(vendor)
         self.profile = profile
@@ -170,13 +171,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    policy, status = parse_policy(args.policy)
+    override = parse_policy(args.policy) if args.policy is not None else None
     listen = [runtime.socket_address(text, "--listen") for text in args.listen]
     fixed = [address for address in listen if address.port != 0]
     if len(set(fixed)) != len(fixed):
         raise UsageError("--listen: the same address twice; give each address once")
     options = runtime.runtime_options(args, listen)
-    profile = runtime.vendor_profile(args.vendor)
+    profile = common.resolve_vendor(args)
+    if override is None:
+        policy, status = str(profile.policy.mode.value), None
+    else:
+        policy, status = override
+        profile = profile.with_policy(PolicyMode(policy), status)
     runtime.configure_logging(options.quiet)
     app = ServerApp(args.vendor, profile, seed=options.seed, policy=policy,
                     policy_status=status)

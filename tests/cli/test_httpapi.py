@@ -15,7 +15,7 @@ from tests.cli.test_serve_phone_support import WAIT, AgentProcess, http_request
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[AgentProcess, int]]:
-    with AgentProcess(["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:0",
+    with AgentProcess(["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:0",
                        "--api", "127.0.0.1:0", "--seed", "5"]) as process:
         process.listening()
         yield process, process.api_port()
@@ -171,7 +171,7 @@ def test_health(port: int) -> None:
     status, body, _ = http_request(port, "GET", "/health")
     assert status == 200
     assert body["status"] == "ok" and body["role"] == "server"
-    assert body["vendor"] == "fakevendor" and body["seed"] == 5
+    assert body["vendor"] == "broadsoft" and body["seed"] == 5
     assert body["listening"][0].startswith("udp:127.0.0.1:")
     assert body["api"] == f"127.0.0.1:{port}" and body["policy"] == "accept"
 
@@ -329,7 +329,7 @@ def test_no_traceback_after_all_that(server: tuple[AgentProcess, int]) -> None:
 
 def test_phone_api() -> None:
     # Nobody listens at the server address: UDP does not mind, the phone just gets no answer.
-    with AgentProcess(["phone", "--vendor", "fakevendor", "--server", "udp:127.0.0.1:9",
+    with AgentProcess(["phone", "--vendor", "broadsoft", "--server", "udp:127.0.0.1:9",
                        "--user", "1001", "--api", "127.0.0.1:0"]) as phone:
         phone.listening()
         port = phone.api_port()

@@ -20,11 +20,11 @@ from fsync_model.cli.main import UsageError
 from fsync_model.cli.serve_cmd import parse_policy
 from tests.cli.test_serve_phone_support import AgentProcess, http_request, run_cli
 
-SERVE = ["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:0"]
+SERVE = ["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:0"]
 
 
 def _phone(server: str, *extra: str) -> list[str]:
-    return ["phone", "--vendor", "fakevendor", "--server", server, "--user", "1001", *extra]
+    return ["phone", "--vendor", "broadsoft", "--server", server, "--user", "1001", *extra]
 
 
 # -- help and usage errors ------------------------------------------------------------------
@@ -48,18 +48,18 @@ def test_phone_help_lists_its_control_lines() -> None:
 
 @pytest.mark.parametrize(("args", "hint"), [
     (["serve", "--vendor", "nosuch", "--listen", "udp:127.0.0.1:0"],
-     "known vendors: fakeother, fakevendor"),
-    (["serve", "--vendor", "fakevendr", "--listen", "udp:127.0.0.1:0"],
-     "did you mean --vendor fakevendor"),
-    (["serve", "--vendor", "fakevendor", "--listen", "udp:localhost"],
+     "known: 3cx, broadsoft, fortinet"),
+    (["serve", "--vendor", "broadsft", "--listen", "udp:127.0.0.1:0"],
+     "did you mean broadsoft?"),
+    (["serve", "--vendor", "broadsoft", "--listen", "udp:localhost"],
      "e.g. udp:127.0.0.1"),
-    (["serve", "--vendor", "fakevendor", "--listen", "127.0.0.1:5070"],
+    (["serve", "--vendor", "broadsoft", "--listen", "127.0.0.1:5070"],
      "TRANSPORT:HOST:PORT"),
-    (["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:99999"], "0..65535"),
-    (["serve", "--vendor", "fakevendor", "--listen", "udp:10.1.2.3:5070"], "loopback"),
-    (["serve", "--vendor", "fakevendor", "--listen", "tls:127.0.0.1:5061"], "use udp: or tcp:"),
-    (["serve", "--vendor", "fakevendor", "--listen", "mem:phone"], "udp: or tcp:"),
-    (["serve", "--vendor", "fakevendor", "--listen", "udp:127.0.0.1:5070",
+    (["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:99999"], "0..65535"),
+    (["serve", "--vendor", "broadsoft", "--listen", "udp:10.1.2.3:5070"], "loopback"),
+    (["serve", "--vendor", "broadsoft", "--listen", "tls:127.0.0.1:5061"], "use udp: or tcp:"),
+    (["serve", "--vendor", "broadsoft", "--listen", "mem:phone"], "udp: or tcp:"),
+    (["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:5070",
       "--listen", "udp:127.0.0.1:5070"], "the same address twice"),
     ([*SERVE, "--policy", "maybe"], "--policy error:403"),
     ([*SERVE, "--policy", "accept:403"], "only 'error' takes a status"),
@@ -71,10 +71,10 @@ def test_phone_help_lists_its_control_lines() -> None:
     (_phone("udp:localhost:5070"), "--server udp:localhost:5070"),
     (_phone("udp:127.0.0.1:5070", "--listen", "tcp:127.0.0.1:0"), "same transport"),
     (_phone("udp:127.0.0.1:5070", "--listen", "udp:[::1]:0"), "--listen udp:127.0.0.1:0"),
-    (["phone", "--vendor", "fakevendor", "--server", "udp:127.0.0.1:5070", "--user", "a b"],
+    (["phone", "--vendor", "broadsoft", "--server", "udp:127.0.0.1:5070", "--user", "a b"],
      "--user 1001"),
     (["phone", "--vendor", "nosuch", "--server", "udp:127.0.0.1:5070", "--user", "1001"],
-     "known vendors"),
+     "known: 3cx"),
 ])
 def test_usage_errors_exit_2_with_a_hint(args: list[str], hint: str) -> None:
     result = run_cli(args)
@@ -107,7 +107,7 @@ def test_usage_errors_through_python_dash_m() -> None:
 def test_busy_port_is_a_setup_error() -> None:
     with AgentProcess(SERVE) as first:
         address = first.listening()[0]
-        result = run_cli(["serve", "--vendor", "fakevendor", "--listen", address])
+        result = run_cli(["serve", "--vendor", "broadsoft", "--listen", address])
         assert result.returncode == 2
         assert f"cannot listen on {address}" in result.stderr
         assert "Traceback" not in result.stderr
@@ -202,7 +202,7 @@ def test_exit_on_eof_with_stdin_from_dev_null() -> None:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_phone_registers_and_follows_server_changes(transport: str) -> None:
-    with AgentProcess(["serve", "--vendor", "fakevendor", "--listen",
+    with AgentProcess(["serve", "--vendor", "broadsoft", "--listen",
                        f"{transport}:127.0.0.1:0"]) as server:
         address = server.listening()[0]
         with AgentProcess(_phone(address)) as phone:
@@ -222,10 +222,15 @@ def test_phone_registers_and_follows_server_changes(transport: str) -> None:
 
 
 def test_phone_sync_and_server_policy() -> None:
-    with AgentProcess(SERVE) as server:
+    with AgentProcess([*SERVE, "--policy", "error:486"]) as server:
         address = server.listening()[0]
         with AgentProcess(_phone(address, "--sync", "on", "--quiet")) as phone:
             phone.expect("info", what="registered")
+            phone.send("dnd on")
+            assert phone.expect("problem")["message"] == "486"  # --policy error:486
+
+            server.send("* policy accept")
+            server.expect("ok", line="* policy accept")
             phone.send("cfa on 2000")
             pending = phone.expect("state", confirmed=False)
             assert pending["state"]["cfa"] == {"on": True, "target": "2000"}
@@ -234,10 +239,10 @@ def test_phone_sync_and_server_policy() -> None:
             assert phone.expect("state", confirmed=True)["state"]["cfa"]["on"] is True
             assert server.expect("state", cause="phone")["state"]["cfa"]["target"] == "2000"
 
-            server.send("1001 policy error 486")
+            server.send("1001 policy error 403")
             server.expect("ok")
             phone.send("dnd on")
-            assert phone.expect("problem")["rule"] == "fake.rejected"
+            assert phone.expect("problem")["message"] == "403"
             phone.send("sync off")
             assert phone.expect("ok", line="sync off")["sync"] is False
             phone.send("dnd on")

@@ -31,7 +31,6 @@ from fsync_model.sip.message import Request, Response, build_request, parse_mess
 from fsync_model.transport.address import Address
 
 REPO = Path(__file__).resolve().parents[2]
-FAKE_VENDORS = {"fakevendor": "fake-profile", "fakeother": "fake-profile-2"}
 #: Seconds any single wait on a subprocess may take before the test fails.
 WAIT = 10.0
 
@@ -209,10 +208,9 @@ class FakePhone(_FakeAgent):
 
 
 def install_fakes() -> None:
-    """Point the commands at the fakes (vendors: fakevendor, fakeother)."""
-    from fsync_model.cli import phone_cmd, runtime, serve_cmd
+    """Point the commands at the fakes (the vendor profiles are the real ones)."""
+    from fsync_model.cli import phone_cmd, serve_cmd
 
-    runtime.load_profiles = lambda: dict(FAKE_VENDORS)
     serve_cmd.create_server = FakeServer
     phone_cmd.create_phone = FakePhone
 
