@@ -155,7 +155,7 @@ def configure_logging(quiet: bool) -> None:
 def run_with_usage_errors(command: str, run: Callable[[], int]) -> int:
     """Call ``run`` and turn a UsageError into the usage exit code and message.
 
-    ``fsync.cli.main.main`` does this too; doing it here as well keeps the contract when the
+    ``fsync_model.cli.main.main`` does this too; doing it here as well keeps the contract when the
     CLI is started as ``python -m fsync_model.cli.main``, where the running main module's
     UsageError is a different class from the one imported here.
     """
