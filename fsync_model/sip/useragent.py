@@ -850,7 +850,11 @@ class UserAgent:
         if request.to_tag:
             dialog = self.dialogs.find_for_request(request)
             if dialog is not None:
-                status = dialog.receive_request(request)
+                try:
+                    status = dialog.receive_request(request)  # reads Contact: may be bad
+                except SipParseError as error:
+                    self._malformed(data, src, error, now)
+                    return
                 if status is not None:
                     self._reject(request, status, src, now, "CSeq out of order")
                     return
@@ -915,8 +919,8 @@ class UserAgent:
 
     def _on_response(self, response: Response, data: bytes, src: Address, now: float) -> None:
         try:
+            _ = (response.cseq, response.call_id, response.from_addr, response.to_addr)
             key = client_key_for_response(response)
-            _ = (response.call_id, response.from_addr, response.to_addr)
         except SipParseError as error:
             self._malformed(data, src, error, now)
             return
@@ -942,6 +946,23 @@ class UserAgent:
             self.stats.malformed_answered += 1
             self._queue(answer.serialize(), src, now)
         self._emit(MalformedMessage(data, src, error, answer.status if answer else None))
+
+    def _extension_parse_error(self, event: UaEvent, error: SipParseError,
+                               now: float) -> None:
+        """Answer a request an extension choked on with the error's status (if nothing
+        final was sent yet) and report it as malformed."""
+        if not isinstance(event, RequestReceived):
+            raise error  # a response or timeout cannot carry a bad header of ours: a bug
+        txn = self._server.get(event.transaction)
+        answered: int | None = None
+        final_sent = txn is not None and txn.last_response is not None and (
+            txn.last_response.status >= 200)
+        if txn is not None and not final_sent:
+            self.reply(event.transaction, error.status, now, error.reason)
+            answered = error.status
+        self.stats.malformed += 1
+        self._events.append(MalformedMessage(event.request.serialize(), event.src, error,
+                                             answered))
 
     def _annotate_via(self, request: Request, src: Address) -> Request:
         """RFC 3261 18.2.1 and RFC 3581: note where the request really came from in the
@@ -994,7 +1015,13 @@ class UserAgent:
         try:
             while self._incoming:
                 event = self._incoming.popleft()
-                if not any(ext.handle_event(event, now) for ext in self.extensions):
+                try:
+                    consumed = any(ext.handle_event(event, now) for ext in self.extensions)
+                except SipParseError as error:
+                    # an extension read a header that does not parse (Event, Contact...)
+                    consumed = True
+                    self._extension_parse_error(event, error, now)
+                if not consumed:
                     self._events.append(event)
         finally:
             self._dispatching = False

@@ -550,3 +550,62 @@ def test_bind_learns_the_real_port() -> None:
     assert ua.via("z9hG4bKx").startswith("SIP/2.0/UDP 127.0.0.1:40123;")
     assert isinstance(parse_message(ua.build_request("OPTIONS", "sip:x@127.0.0.1").serialize()),
                       Request)
+
+
+# ------------------------------------------------------------------ robustness
+
+
+def _mutations(seed: int, base: list[bytes], count: int) -> list[bytes]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        data = bytearray(rng.choice(base))
+        for _ in range(rng.randint(1, 4)):
+            action = rng.random()
+            if action < 0.4 and data:
+                data[rng.randrange(len(data))] = rng.choice(b";:,<>\"= \r\n\x00abz019@")
+            elif action < 0.7:
+                lines = bytes(data).split(b"\r\n")
+                if len(lines) > 2:
+                    i = rng.randrange(1, len(lines))
+                    if rng.random() < 0.5:
+                        del lines[i]
+                    else:
+                        lines.insert(i, lines[rng.randrange(1, len(lines))])
+                data = bytearray(b"\r\n".join(lines))
+            elif data:
+                cut = rng.randrange(len(data))
+                data = data[:cut] + data[cut + 1:]
+        out.append(bytes(data))
+    return out
+
+
+def test_mangled_input_never_raises() -> None:
+    """The contract of docs/architecture.md: bad bytes become answers or drops, never an
+    exception out of the endpoint (here with the subscription extensions plugged in)."""
+    from fsync_model.sip.subscription import Notifier, Subscriber
+
+    sender = UserAgent(A_ADDR, random.Random(5))
+    subscribe = sender.build_request(
+        "SUBSCRIBE", "sip:bob@127.0.0.1:5072",
+        headers=[("Event", "as-feature-event"), ("Expires", "600")])
+    in_dialog = sender.build_request(
+        "NOTIFY", "sip:bob@127.0.0.1:5072", to_tag="t1", body=b"<x/>",
+        content_type="application/x-as-feature-event+xml",
+        headers=[("Event", "as-feature-event"), ("Subscription-State", "active;expires=60")])
+    invite = sender.build_request("INVITE", "sip:*74@127.0.0.1:5072")
+    base = [subscribe.serialize(), in_dialog.serialize(), invite.serialize(),
+            subscribe.response(200, to_tag="x", headers=[("Expires", "60")]).serialize()]
+    ua = UserAgent(B_ADDR, random.Random(6))
+    subscriber = Subscriber(ua, "as-feature-event")
+    Notifier(ua, ["as-feature-event"])
+    subscriber.subscribe("sip:a@127.0.0.1:5071", A_ADDR, 0.0)
+    now = 0.0
+    for data in _mutations(1234, base, 3000):
+        now += 0.01
+        ua.receive_datagram(data, A_ADDR, now)
+        ua.handle_timer(now)
+        ua.datagrams_to_send(now)
+        ua.events()
+    assert ua.stats.received == 3000
+    assert ua.stats.malformed > 100
