@@ -1,0 +1,167 @@
+"""Feature state <-> ``as-feature-event`` bodies, as a profile spells them.
+
+The body formats live in :mod:`fsync_model.bodies.feature_event`; this module maps them to the
+agents' values (:class:`~fsync_model.agents.state.Change`) with the profile's wire variants:
+namespace, full-state encoding (one multipart NOTIFY, one NOTIFY per feature, or the
+concatenated defect), forwardTo omitted when off, ringCount sent or not, ring-count range.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
+from fsync_model.bodies import feature_event as fe
+from fsync_model.findings import Finding
+from fsync_model.profile import AfeSettings, FullStateEncoding
+
+#: multipart boundary of full-state NOTIFYs: fixed, so runs and generated figures are stable
+BOUNDARY = "fsync-full-state"
+
+_TYPES: dict[FeatureName, fe.ForwardingType] = {
+    "cfa": fe.ForwardingType.IMMEDIATE,
+    "cfb": fe.ForwardingType.BUSY,
+    "cfna": fe.ForwardingType.NO_ANSWER,
+}
+
+
+def _forwarding_type(feature: FeatureName) -> fe.ForwardingType:
+    return _TYPES[feature]
+
+
+def _feature_of(forwarding_type: fe.ForwardingType) -> FeatureName:
+    for name, value in _TYPES.items():
+        if value is forwarding_type:
+            return name
+    raise ValueError(forwarding_type)
+
+
+def set_request(change: Change, device: str) -> fe.SetDoNotDisturb | fe.SetForwarding:
+    """The phone's set request for ``change`` (protocol 1.1)."""
+    if change.feature == "dnd":
+        return fe.SetDoNotDisturb(device, change.on)
+    return fe.SetForwarding(device, change.on, _forwarding_type(change.feature),
+                            change.target or "", change.rings if change.on else None)
+
+
+def event_for(state: FeatureState, feature: FeatureName, device: str,
+              default_rings: int | None = None) -> fe.FeatureEvent:
+    """The NOTIFY document that reports ``feature`` of ``state`` (protocol 1.2). A server
+    always has a ring count for the no-answer forward; until one was set, ``default_rings``
+    is reported (omitting ringCount is the stale-phone defect of protocol 1.2)."""
+    if feature == "dnd":
+        return fe.DoNotDisturbEvent(device, state.dnd)
+    fwd = state.forward(feature)
+    rings = (fwd.rings if fwd.rings is not None else default_rings) if feature == "cfna" else None
+    return fe.ForwardingEvent(device, _forwarding_type(feature), fwd.on, fwd.target, rings)
+
+
+def change_of(doc: fe.FeatureDocument) -> Change:
+    """The change a set request asks for, or the state an event reports, as a Change."""
+    if isinstance(doc, fe.SetDoNotDisturb | fe.DoNotDisturbEvent):
+        return Change("dnd", doc.on)
+    if isinstance(doc, fe.SetForwarding):
+        feature = _feature_of(doc.forwarding_type)
+        if not doc.activate:
+            return Change(feature, False)
+        rings = doc.ring_count if feature == "cfna" else None
+        return Change(feature, True, doc.forward_dn or None, rings)
+    feature = _feature_of(doc.forwarding_type)
+    if not doc.status:
+        return Change(feature, False)
+    return Change(feature, True, doc.forward_to, doc.ring_count if feature == "cfna" else None)
+
+
+def _charset(afe: AfeSettings) -> str:
+    return afe.charset.value if afe.charset is not None else "ISO-8859-1"
+
+
+def _build_options(afe: AfeSettings) -> dict[str, Any]:
+    omit_to = afe.notify.omit_forward_to_when_off
+    send_rings = afe.notify.send_ring_count
+    return {
+        "namespace": afe.namespace.value,
+        "encoding": _charset(afe),
+        "omit_forward_to_when_off": omit_to.value if omit_to is not None else False,
+        "omit_ring_count": not (send_rings.value if send_rings is not None else True),
+    }
+
+
+def content_type(afe: AfeSettings) -> str:
+    return afe.content_type.value
+
+
+def build_set_request(afe: AfeSettings, change: Change, device: str) -> tuple[bytes, str]:
+    return fe.build(set_request(change, device), namespace=afe.namespace.value,
+                    encoding=_charset(afe)), content_type(afe)
+
+
+def build_change_notify(afe: AfeSettings, state: FeatureState, feature: FeatureName,
+                        device: str) -> tuple[bytes, str]:
+    """Body of a change (or confirming) NOTIFY: only the affected feature (protocol 1.2)."""
+    event = event_for(state, feature, device, afe.ring_count.min.value)
+    return fe.build(event, **_build_options(afe)), content_type(afe)
+
+
+def full_state_bodies(afe: AfeSettings, state: FeatureState, device: str,
+                      features: Sequence[FeatureName] = FEATURES) -> list[tuple[bytes, str]]:
+    """The NOTIFY bodies that answer a body-less SUBSCRIBE, in the profile's encoding."""
+    order = [f.value for f in afe.notify.full_state_order.value if f.value in features]
+    events = [event_for(state, cast(FeatureName, name), device, afe.ring_count.min.value)
+              for name in order]
+    options = _build_options(afe)
+    encoding = afe.notify.full_state.value
+    if encoding is FullStateEncoding.PER_FEATURE:
+        return [(fe.build(e, **options), content_type(afe)) for e in events]
+    if encoding is FullStateEncoding.CONCATENATED:
+        return [(fe.build_concatenated(events, **options), content_type(afe))]
+    ctype, body = fe.build_full_state(events, BOUNDARY, **options)
+    return [(body, ctype)]
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    """What a NOTIFY or set-request body says, with findings about how it says it."""
+
+    changes: tuple[Change, ...]
+    findings: tuple[Finding, ...]
+
+
+def _ring_range(afe: AfeSettings) -> tuple[int, int]:
+    return (afe.ring_count.min.value, afe.ring_count.max.value)
+
+
+def parse_notify(afe: AfeSettings, ctype: str, body: bytes) -> ParsedBody:
+    """Every feature a NOTIFY reports, in either full-state encoding. A phone is lenient about
+    what real servers send (protocol 1.2): it reads the first of concatenated documents and
+    accepts a missing forwardTo; BodyError (a SipParseError with the status to answer) when
+    the body is unusable."""
+    results = fe.parse_notify_body(ctype, body, accepted_namespaces=afe.accepted_namespaces.value,
+                                   ring_count_range=_ring_range(afe), strict=False)
+    changes = []
+    findings: list[Finding] = []
+    for result in results:
+        if not isinstance(result.document, fe.DoNotDisturbEvent | fe.ForwardingEvent):
+            raise fe.BodyError(400, f"NOTIFY carries a {type(result.document).__name__}, "
+                               "not an event", result.findings)
+        changes.append(change_of(result.document))
+        findings.extend(result.findings)
+    return ParsedBody(tuple(changes), tuple(findings))
+
+
+def parse_set_request(afe: AfeSettings, body: bytes) -> tuple[Change, tuple[Finding, ...]]:
+    """The change a phone's set request asks for; strict, as a server should be. BodyError
+    (with the profile's status for an unusable body) otherwise."""
+    bad = afe.set_request.bad_body_answer
+    result = fe.parse(body, accepted_namespaces=afe.accepted_namespaces.value,
+                      ring_count_range=_ring_range(afe), strict=True,
+                      xml_error_status=bad.value if bad else 400)
+    if not isinstance(result.document, fe.SetDoNotDisturb | fe.SetForwarding):
+        raise fe.BodyError(400, f"a set request must be SetDoNotDisturb or SetForwarding, "
+                           f"not {type(result.document).__name__}", result.findings)
+    change = change_of(result.document)
+    if change.on and change.feature != "dnd" and not change.target:
+        raise fe.BodyError(400, "SetForwarding activates a forward without a forwardDN",
+                           result.findings)
+    return change, result.findings

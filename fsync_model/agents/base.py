@@ -1,0 +1,220 @@
+"""What the reference phone and server share: a UA core, the model's trackers, events.
+
+An agent is a sans-IO endpoint (docs/architecture.md): the adapter calls
+``receive_datagram`` / ``handle_timer`` and sends ``datagrams_to_send``. Inside, the SIP
+work is done by a :class:`~fsync_model.sip.useragent.UserAgent` and its extensions; the agent
+reads the UA's events and, for every message it sends or receives that belongs to a feature
+flow, steps a :class:`~fsync_model.model.FlowTracker` on the table of that flow. Whatever the
+table does not allow is reported as a :class:`~fsync_model.agents.events.Problem` (the peer
+did something the model forbids), never raised: a reference agent keeps serving.
+"""
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+from fsync_model.agents.events import (
+    AgentEvent,
+    FlowStepped,
+    Info,
+    MessageLogged,
+    Observer,
+    Problem,
+    StateChanged,
+)
+from fsync_model.agents.state import FeatureState
+from fsync_model.model import (
+    FlowTracker,
+    IllegalTransition,
+    Input,
+    MachineKey,
+    Party,
+    Step,
+    TransitionTable,
+    machines_for,
+)
+from fsync_model.profile import Direction, Feature, Profile
+from fsync_model.sip.errors import SipParseError
+from fsync_model.sip.message import parse_message
+from fsync_model.sip.timers import Deadlines, TimerConfig
+from fsync_model.sip.useragent import MessageRecord, UaEvent, UserAgent
+from fsync_model.transport.address import Address
+
+
+class EarlyHook:
+    """A UA extension that lets an agent see every UA event before the UA's other
+    extensions (the RFC 6665 notifier and subscriber); ``see`` returns True to consume it."""
+
+    def __init__(self, see: Callable[[UaEvent, float], bool]) -> None:
+        self.see = see
+
+    def handle_event(self, event: UaEvent, now: float) -> bool:
+        return self.see(event, now)
+
+    def get_timer(self) -> float | None:
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        return None
+
+
+def _ignore(event: AgentEvent) -> None:
+    return None
+
+
+def summarize(data: bytes) -> tuple[str, str | None, tuple[str, ...]]:
+    """First line, Call-ID and key headers of a message, for logs (never raises)."""
+    try:
+        msg = parse_message(data)
+    except SipParseError as error:
+        first = data.split(b"\r\n", 1)[0][:120].decode("utf-8", "replace")
+        return f"{first} (unparsable: {error.reason})", None, ()
+    details = []
+    for name in ("CSeq", "Event", "Subscription-State", "Expires", "Content-Type"):
+        value = msg.headers.get(name)
+        if value is not None:
+            details.append(f"{name}: {value}")
+    call_id = msg.headers.get("call-id")
+    return msg.start_line, call_id, tuple(details)
+
+
+class AgentCore:
+    """The UA, the tables, the trackers, the timers and the event stream of one agent."""
+
+    party: Party
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        local: Address,
+        rng: random.Random,
+        observer: Observer | None,
+        user: str,
+        timers: TimerConfig | None = None,
+        log_messages: bool = True,
+        keep_messages: bool = True,
+        ua_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.profile = profile
+        self.rng = rng
+        self.observer: Observer = observer or _ignore
+        self.tables: dict[MachineKey, TransitionTable] = machines_for(profile)
+        self.ua = UserAgent(local, rng, timers=timers, user=user,
+                            user_agent=f"fsync-{self.party.value}/{profile.id}",
+                            **(ua_options or {}))
+        self.deadlines = Deadlines()
+        self.log_messages = log_messages
+        self.keep_messages = keep_messages
+        #: every message in and out (for pcaps and ladders), when ``keep_messages``
+        self.messages: list[MessageRecord] = []
+        #: every step of every tracker, in order (for coverage and ladders' state notes)
+        self.steps: list[Step] = []
+        #: problems seen (also sent to the observer)
+        self.problems: list[Problem] = []
+        self.now = 0.0
+        self.ua.add_recorder(self._record)
+        self._timer_handlers: dict[str, Callable[[str, float], None]] = {}
+
+    # ------------------------------------------------------------------ Endpoint contract
+
+    def bind(self, local: list[Address]) -> None:
+        self.ua.bind(local)
+
+    def receive_datagram(self, data: bytes, src: Address, now: float) -> None:
+        self.now = now
+        self.ua.receive_datagram(data, src, now)
+        self._pump(now)
+
+    def handle_timer(self, now: float) -> None:
+        self.now = now
+        ua_deadline = self.ua.get_timer()
+        if ua_deadline is not None and ua_deadline <= now:
+            self.ua.handle_timer(now)
+        for name in list(self.deadlines.due(now)):
+            handler = self._timer_handlers.get(name.split(":", 1)[0])
+            if handler is not None:
+                handler(name, now)
+        self._pump(now)
+
+    def get_timer(self) -> float | None:
+        candidates = [t for t in (self.ua.get_timer(), self.deadlines.earliest()) if t is not None]
+        return min(candidates) if candidates else None
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+        return self.ua.datagrams_to_send(now)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def on_timer(self, prefix: str, handler: Callable[[str, float], None]) -> None:
+        """Deadlines named ``prefix`` or ``prefix:detail`` call ``handler(name, now)``."""
+        self._timer_handlers[prefix] = handler
+
+    def _pump(self, now: float) -> None:
+        while True:
+            event = self.ua.next_event()
+            if event is None:
+                return
+            self.handle_ua_event(event, now)
+
+    def handle_ua_event(self, event: UaEvent, now: float) -> None:
+        """Overridden by the phone and the server."""
+
+    def emit(self, event: AgentEvent) -> None:
+        if isinstance(event, Problem):
+            self.problems.append(event)
+        self.observer(event)
+
+    def info(self, what: str, now: float, **data: Any) -> None:
+        self.emit(Info(now, what, data))
+
+    def problem(self, rule: str, message: str, now: float, *, severity: str = "error",
+                evidence: str | None = None) -> None:
+        self.emit(Problem(now, rule, message, severity, evidence))  # type: ignore[arg-type]
+
+    def state_changed(self, user: str, state: FeatureState, cause: str, now: float,
+                      *, confirmed: bool = True) -> None:
+        self.emit(StateChanged(now, user, state, cause, confirmed))
+
+    def _record(self, record: MessageRecord) -> None:
+        if self.keep_messages:
+            self.messages.append(record)
+        if self.log_messages:
+            summary, call_id, details = summarize(record.data)
+            self.emit(MessageLogged(record.time, record.direction, str(record.src),
+                                    str(record.dst), summary, call_id, details))
+        self.on_record(record)
+
+    def on_record(self, record: MessageRecord) -> None:
+        """Overridden to watch messages the UA extensions send on their own (refreshes)."""
+
+    # ------------------------------------------------------------------ the model
+
+    def table(self, key: MachineKey) -> TransitionTable:
+        return self.tables[key]
+
+    def flow_key(self, feature: str, direction: Direction) -> MachineKey | None:
+        key = MachineKey.flow(self.profile.id, Feature(feature), direction)
+        return key if key in self.tables else None
+
+    def tracker(self, key: MachineKey) -> FlowTracker:
+        return FlowTracker(self.tables[key], role=self.party)
+
+    def step(self, tracker: FlowTracker, input: Input, now: float) -> bool:
+        """Step ``tracker``; on a transition the table forbids, report it and return False
+        (the tracker stays where it was)."""
+        before = len(tracker.steps)
+        try:
+            tracker.step(input, now)
+        except IllegalTransition as exc:
+            allowed = ", ".join(i.value for i in exc.allowed) or "nothing"
+            self.problem("MODEL-ILLEGAL-TRANSITION",
+                         f"{tracker.key}: {input.value} in state {tracker.state} (allowed: "
+                         f"{allowed})", now)
+            return False
+        for step in tracker.steps[before:]:
+            self.steps.append(step)
+            self.emit(FlowStepped(now, str(step.machine), step.source, step.input.value,
+                                  step.dest))
+        return True

@@ -1,0 +1,628 @@
+"""The reference phone: one SIP line with its feature-sync setting, state and indicator.
+
+What it does follows the profile and the line's setting (off by default, guide
+"Configuration"): with sync off every change stays local; with sync on it registers,
+subscribes to ``as-feature-event`` (BroadSoft, Metaswitch; Fortinet whatever the setting) and
+sends set requests inside the subscription dialog, or calls a feature code (3CX, Yeastar,
+IMS, most PBXs) and hangs up. The indicator shows a change at once and stays *pending* until
+the server confirms; when the confirming NOTIFY says otherwise (a policy rejection) or the
+request fails, it reverts. It accepts every variant the profile allows: a multipart or
+per-feature full state, both namespace spellings, 200 or 202. A uaCSTA INFO is answered and
+changes nothing (guide note on 3CX).
+
+One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait.
+Every message of a flow steps the flow's tracker on the model's table.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+from itertools import count
+
+from fsync_model.agents import afe as afe_bodies
+from fsync_model.agents.base import AgentCore
+from fsync_model.agents.events import Observer
+from fsync_model.agents.state import Change, FeatureState
+from fsync_model.bodies import csta
+from fsync_model.bodies.feature_event import BodyError
+from fsync_model.model import FAILED, FlowKind, FlowTracker, Input, MachineKey, Party
+from fsync_model.profile import Action, Direction, Feature, Mechanism, Profile, uri_user
+from fsync_model.sip.errors import SipParseError
+from fsync_model.sip.message import parse_message
+from fsync_model.sip.sdp import make_offer
+from fsync_model.sip.subscription import (
+    NotifyReceived,
+    RefreshFailed,
+    RetryPolicy,
+    Subscriber,
+    SubscriptionAccepted,
+    SubscriptionId,
+    SubscriptionTerminated,
+)
+from fsync_model.sip.timers import TimerConfig
+from fsync_model.sip.transaction import TransactionKey
+from fsync_model.sip.useragent import (
+    AckReceived,
+    AuthenticationRetry,
+    DigestCredentials,
+    MessageRecord,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimeout,
+    TransportFailure,
+    UaEvent,
+)
+from fsync_model.transport.address import Address
+
+DEFAULT_PASSWORD = "fsync"
+_ALLOW = "INVITE, ACK, BYE, CANCEL, NOTIFY, INFO, OPTIONS"
+_ids = count(1)
+
+
+def hostport(address: Address) -> str:
+    host = f"[{address.host}]" if ":" in address.host else address.host
+    return f"{host}:{address.port}" if address.port else host
+
+
+@dataclass(eq=False)
+class _Flow:
+    """One phone-initiated change in flight."""
+
+    change: Change
+    tracker: FlowTracker
+    mechanism: Mechanism
+    id: int = field(default_factory=lambda: next(_ids))
+    #: the state the confirming NOTIFY reported (as-feature-event)
+    reported: Change | None = None
+
+
+class ReferencePhone(AgentCore):
+    """The reference phone of one profile, one line (see the module docstring)."""
+
+    party = Party.PHONE
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        user: str,
+        server: Address,
+        rng: random.Random,
+        observer: Observer | None = None,
+        sync: bool | None = None,
+        password: str | None = None,
+        local: Address | None = None,
+        timers: TimerConfig | None = None,
+        log_messages: bool = True,
+        keep_messages: bool = True,
+    ) -> None:
+        credentials = [DigestCredentials(user, password or DEFAULT_PASSWORD)]
+        super().__init__(profile, local=local or Address(server.transport, "127.0.0.1", 0),
+                         rng=rng, observer=observer, user=user, timers=timers,
+                         log_messages=log_messages, keep_messages=keep_messages,
+                         ua_options={"credentials": credentials})
+        self.user = user
+        self.server = server
+        self._state = FeatureState()
+        self._indicator = FeatureState()
+        self.line = self.tracker(MachineKey(profile.id, FlowKind.LINE))
+        self._wanted_sync = profile.line.default_sync.value if sync is None else sync
+        self.registration = self.tracker(MachineKey(profile.id, FlowKind.REGISTRATION))
+        self.registered = False
+        self._reg_txn: TransactionKey | None = None
+        self._reg_call_id: str | None = None
+        self._reg_cseq = 0
+        self.subscriber: Subscriber | None = None
+        self.sub_id: SubscriptionId | None = None
+        self.subscription: FlowTracker | None = None
+        if profile.afe is not None:
+            afe = profile.afe
+            self.subscriber = Subscriber(self.ua, afe.event.value, accept=[afe.accept.value],
+                                         expires=afe.subscribe.expires.value, auto_answer=False)
+        self._queue: deque[Change] = deque()
+        self._in_flight: _Flow | None = None
+        self._txn_flows: dict[TransactionKey, _Flow] = {}
+        self._uacsta: FlowTracker | None = None
+        self.on_timer("register", self._on_register_timer)
+        self.on_timer("subscribe", self._on_subscribe_timer)
+        self.on_timer("confirm", self._on_confirm_timer)
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def state(self) -> FeatureState:
+        return self._state
+
+    @property
+    def indicator(self) -> FeatureState:
+        return self._indicator
+
+    @property
+    def sync_active(self) -> bool:
+        return self.line.state in ("SyncEnabled", "SyncAlwaysOn")
+
+    @property
+    def aor(self) -> str:
+        return f"sip:{self.user}@{hostport(self.server).rsplit(':', 1)[0]}"
+
+    def start(self, now: float) -> None:
+        """Apply the line setting, then register (and subscribe once registered)."""
+        self.now = now
+        if self._wanted_sync and self.line.allows(Input.PHONE_ENABLES_SYNC) and (
+                self.line.state == "Local"):
+            self.step(self.line, Input.PHONE_ENABLES_SYNC, now)
+        self._register(now)
+        self._pump(now)
+
+    def set_sync(self, on: bool, now: float) -> None:
+        self.now = now
+        self.step(self.line, Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC, now)
+        self.info("sync", now, on=on, active=self.sync_active)
+        if self.sync_active:
+            self._maybe_subscribe(now)
+        elif self.subscriber is not None and self.sub_id is not None:
+            self.subscriber.unsubscribe(self.sub_id, now)
+            self.sub_id = None
+            self.subscription = None
+        self._pump(now)
+
+    def user_change(self, change: Change, now: float) -> None:
+        self.now = now
+        spec = self.profile.feature(Feature(change.feature))
+        mechanism = spec.mechanism(Direction.PHONE) if spec else None
+        if not self.sync_active or mechanism is None:
+            if self.line.allows(Input.PHONE_USER_CHANGE):
+                self.step(self.line, Input.PHONE_USER_CHANGE, now)
+            self._state = self._state.applied(change)
+            self._indicator = self._indicator.applied(change)
+            self.state_changed(self.user, self._state, "local", now)
+        else:
+            self._queue.append(change)
+            self._start_next(now)
+        self._pump(now)
+
+    # ------------------------------------------------------------------ registration
+
+    def _register(self, now: float) -> None:
+        expires = self.profile.registration.expires.value
+        self._reg_cseq += 1
+        request = self.ua.build_request(
+            "REGISTER", f"sip:{hostport(self.server)}", from_uri=self.aor, to_uri=self.aor,
+            call_id=self._reg_call_id, cseq=self._reg_cseq, headers=[("Expires", str(expires))])
+        self._reg_call_id = request.call_id
+        self.step(self.registration, Input.PHONE_SENDS_REGISTER, now)
+        self._reg_txn = self.ua.send_request(request, self.server, now)
+
+    def _on_register_timer(self, name: str, now: float) -> None:
+        self._register(now)
+
+    def _on_register_response(self, event: ResponseReceived, now: float) -> None:
+        response = event.response
+        self._reg_cseq = max(self._reg_cseq, response.cseq.seq)
+        if response.is_provisional:
+            return
+        self._reg_txn = None
+        if response.is_success:
+            self.step(self.registration, Input.SERVER_SENDS_2XX, now)
+            try:
+                granted = response.expires
+            except SipParseError:
+                granted = None
+            granted = granted or self.profile.registration.expires.value
+            self.deadlines.set("register", now + max(granted * 0.9, 1.0))
+            first = not self.registered
+            self.registered = True
+            self.info("registered", now, expires=granted, server=str(self.server))
+            if first:
+                self._maybe_subscribe(now)
+            return
+        input = (Input.SERVER_SENDS_CHALLENGE if response.status in (401, 407)
+                 else Input.SERVER_SENDS_ERROR)
+        self.step(self.registration, input, now)
+        self._retry_register(now, f"REGISTER answered {response.status} {response.reason}")
+
+    def _retry_register(self, now: float, why: str) -> None:
+        retry = self.profile.registration.retry_after
+        delay = float(retry.value) if retry else 30.0
+        self.problem("REGISTER-FAILED", f"{why}; retrying in {delay:g} s", now,
+                     severity="warning")
+        self.deadlines.set("register", now + delay)
+
+    # ------------------------------------------------------------------ subscription
+
+    def _maybe_subscribe(self, now: float) -> None:
+        if (self.subscriber is None or not self.registered or not self.sync_active
+                or self.sub_id is not None):
+            return
+        if self.subscription is None or self.subscription.state not in (
+                "Unsubscribed", "RetryWait", "Terminated"):
+            self.subscription = self.tracker(MachineKey(self.profile.id, FlowKind.SUBSCRIPTION))
+        target = f"sip:{self.user}@{hostport(self.server)}"
+        self.step(self.subscription, Input.PHONE_SENDS_SUBSCRIBE, now)
+        self.sub_id = self.subscriber.subscribe(target, self.server, now, from_uri=self.aor,
+                                                to_uri=self.aor)
+
+    def _on_subscribe_timer(self, name: str, now: float) -> None:
+        self._maybe_subscribe(now)
+
+    def on_record(self, record: MessageRecord) -> None:
+        """Refreshes and unsubscribes are sent by the subscriber on its own: step the
+        subscription machine when they leave (retransmissions are not steps)."""
+        if (record.direction != "out" or not record.data.startswith(b"SUBSCRIBE ")
+                or self.subscription is None or self.sub_id is None):
+            return
+        try:
+            request = parse_message(record.data)
+            if request.body or request.call_id != self.sub_id.call_id:
+                return
+            expires = request.expires
+        except SipParseError:
+            return
+        sent = Input.PHONE_SENDS_UNSUBSCRIBE if expires == 0 else Input.PHONE_SENDS_SUBSCRIBE
+        if self.subscription.allows(sent):
+            self.step(self.subscription, sent, record.time)
+
+    def _subscription_step(self, input: Input, now: float) -> None:
+        if self.subscription is not None and self.subscription.allows(input):
+            self.step(self.subscription, input, now)
+
+    def _on_subscription_event(self, event: UaEvent, now: float) -> None:
+        if isinstance(event, SubscriptionAccepted):
+            if event.subscription == self.sub_id:
+                self._subscription_step(Input.SERVER_SENDS_2XX, now)
+                self._start_next(now)
+        elif isinstance(event, NotifyReceived):
+            self._on_notify(event, now)
+        elif isinstance(event, RefreshFailed):
+            self._subscription_step(Input.PHONE_TIMEOUT if event.response is None
+                                    else Input.SERVER_SENDS_ERROR, now)
+        elif isinstance(event, SubscriptionTerminated):
+            self._on_subscription_ended(event, now)
+
+    def _on_subscription_ended(self, event: SubscriptionTerminated, now: float) -> None:
+        if event.subscription != self.sub_id:
+            return
+        self.sub_id = None
+        reason = event.reason or ""
+        mapping = {"489": Input.SERVER_SENDS_489, "481": Input.SERVER_SENDS_481,
+                   "no-response": Input.PHONE_TIMEOUT}
+        input = mapping.get(reason)
+        if input is None and reason.isdigit():
+            input = Input.SERVER_SENDS_ERROR
+        if input is not None:
+            self._subscription_step(input, now)
+        self._fail_in_flight(now, f"subscription ended ({reason})")
+        if not self.sync_active:
+            return
+        afe = self.profile.afe
+        assert afe is not None
+        if event.retry is RetryPolicy.IMMEDIATELY and reason != "489":
+            delay = 0.0
+        elif event.retry_after is not None:
+            delay = event.retry_after
+        else:
+            delay = float(afe.subscribe.retry_after_489.value)
+        self.info("subscription-ended", now, reason=reason, retry_in=delay)
+        if self.subscription is not None and self.subscription.state not in (
+                "Unsubscribed", "RetryWait", "Terminated"):
+            self.subscription = None
+        self.deadlines.set("subscribe", now + delay)
+
+    def _on_notify(self, event: NotifyReceived, now: float) -> None:
+        request = event.request
+        afe = self.profile.afe
+        assert afe is not None
+        if event.state.state == "terminated":
+            self._subscription_step(Input.SERVER_SENDS_NOTIFY_TERMINATED, now)
+            self.ua.reply(event.transaction, 200, now)
+            self._subscription_step(Input.PHONE_SENDS_200, now)
+            return
+        if not request.body:
+            self.ua.reply(event.transaction, 200, now)
+            return
+        try:
+            parsed = afe_bodies.parse_notify(afe, request.headers.get("content-type") or "",
+                                             request.body)
+        except BodyError as error:
+            for finding in error.findings:
+                self.problem(finding.rule, finding.message, now, severity=finding.severity,
+                             evidence=finding.evidence)
+            self.ua.reply(event.transaction, error.status, now, error.reason)
+            return
+        for finding in parsed.findings:
+            self.problem(finding.rule, finding.message, now, severity=finding.severity,
+                         evidence=finding.evidence)
+        if self.subscription is not None and self.subscription.allows(Input.SERVER_SENDS_NOTIFY):
+            # the full state answering our SUBSCRIBE (protocol 1.2)
+            self.step(self.subscription, Input.SERVER_SENDS_NOTIFY, now)
+            self.ua.reply(event.transaction, 200, now)
+            self.step(self.subscription, Input.PHONE_SENDS_200, now)
+            for change in parsed.changes:
+                self._adopt(change, "full-state", now)
+            self._start_next(now)
+            return
+        trackers: list[FlowTracker] = []
+        for change in parsed.changes:
+            flow = self._in_flight
+            if (flow is not None and flow.mechanism is Mechanism.AS_FEATURE_EVENT
+                    and flow.change.feature == change.feature and not flow.tracker.done
+                    and flow.reported is None):
+                agrees = (FeatureState().applied(flow.change)
+                          .agrees(FeatureState().applied(change), change.feature))
+                confirm = Input.SERVER_SENDS_NOTIFY if agrees else (
+                    Input.SERVER_SENDS_NOTIFY_OLD_STATE)
+                if self.step(flow.tracker, confirm, now):
+                    flow.reported = change
+                    trackers.append(flow.tracker)
+                continue
+            key = self.flow_key(change.feature, Direction.SERVER)
+            if key is None:
+                self.problem("NOTIFY-UNEXPECTED", f"change NOTIFY for {change.feature}, which "
+                             f"{self.profile.id} does not sync from the server", now,
+                             severity="warning")
+                continue
+            tracker = self.tracker(key)
+            if self.step(tracker, Input.SERVER_SENDS_NOTIFY, now):
+                trackers.append(tracker)
+            self._adopt(change, "notify", now)
+        self.ua.reply(event.transaction, 200, now)
+        for tracker in trackers:
+            self.step(tracker, Input.PHONE_SENDS_200, now)
+        self._check_done(now)
+
+    def _adopt(self, change: Change, cause: str, now: float) -> None:
+        """The server's word on one feature: it becomes the confirmed state and the
+        indicator (unless a change of that feature is still pending here)."""
+        before = (self._state, self._indicator)
+        self._state = self._state.applied(change)
+        flow = self._in_flight
+        if flow is None or flow.change.feature != change.feature:
+            self._indicator = self._indicator.applied(change)
+        if (self._state, self._indicator) != before:
+            self.state_changed(self.user, self._state, cause, now)
+
+    # ------------------------------------------------------------------ phone-initiated
+
+    def _start_next(self, now: float) -> None:
+        if self._in_flight is not None or not self._queue:
+            return
+        change = self._queue[0]
+        spec = self.profile.feature(Feature(change.feature))
+        mechanism = spec.mechanism(Direction.PHONE) if spec else None
+        assert mechanism is not None
+        if mechanism is Mechanism.AS_FEATURE_EVENT:
+            sub = (self.subscriber.get(self.sub_id) if self.subscriber is not None
+                   and self.sub_id is not None else None)
+            if sub is None or sub.dialog is None or self.subscription is None or (
+                    self.subscription.state != "Active"):
+                return  # sent once the subscription is active
+        self._queue.popleft()
+        key = self.flow_key(change.feature, Direction.PHONE)
+        assert key is not None
+        flow = _Flow(change, self.tracker(key), mechanism)
+        self._in_flight = flow
+        self.step(flow.tracker, Input.PHONE_USER_CHANGE, now)
+        self._indicator = self._indicator.applied(change)
+        self.state_changed(self.user, self._indicator, f"pending {change.describe()}", now,
+                           confirmed=False)
+        if mechanism is Mechanism.AS_FEATURE_EVENT:
+            self._send_set_request(flow, now)
+        else:
+            self._call_code(flow, now)
+
+    def _send_set_request(self, flow: _Flow, now: float) -> None:
+        afe = self.profile.afe
+        assert afe is not None and self.subscriber is not None and self.sub_id is not None
+        sub = self.subscriber.get(self.sub_id)
+        assert sub is not None and sub.dialog is not None
+        body, ctype = afe_bodies.build_set_request(afe, flow.change, self.user)
+        headers = [("Event", afe.event.value), ("Expires", str(sub.requested_expires)),
+                   ("Accept", afe.accept.value)]
+        self.step(flow.tracker, Input.PHONE_SENDS_SUBSCRIBE_SET, now)
+        key = self.ua.send_in_dialog(sub.dialog, "SUBSCRIBE", now, headers=headers, body=body,
+                                     content_type=ctype)
+        self._txn_flows[key] = flow
+
+    def _call_code(self, flow: _Flow, now: float) -> None:
+        codes = self.profile.codes
+        assert codes is not None
+        change = flow.change
+        action = Action.ACTIVATE if change.on else Action.DEACTIVATE
+        feature = Feature(change.feature)
+        rings = change.rings if codes.has_timer(feature) else None
+        if change.rings is not None and rings is None:
+            self.problem("CODE-NO-RING-COUNT", f"{self.profile.id} has no {change.feature} code "
+                         "that carries a ring count: the server keeps its own", now,
+                         severity="info")
+        try:
+            code = codes.code_for(feature, action, change.target, rings)
+        except ValueError as error:
+            self.problem("CODE-MISSING", str(error), now)
+            self._finish(flow, now)
+            return
+        uri = f"sip:{uri_user(code)}@{hostport(self.server)}"
+        offer = make_offer(self.ua.local.host, 4000 + 2 * (flow.id % 1000), flow.id)
+        request = self.ua.build_request("INVITE", uri, from_uri=self.aor, body=offer,
+                                        content_type="application/sdp")
+        self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
+        self._txn_flows[self.ua.send_request(request, self.server, now)] = flow
+
+    def _on_flow_response(self, flow: _Flow, event: ResponseReceived, now: float) -> None:
+        response = event.response
+        method = event.request.method
+        if method == "SUBSCRIBE":
+            if response.is_provisional:
+                return
+            self._txn_flows.pop(event.transaction, None)
+            if response.is_success:
+                self.step(flow.tracker, Input.SERVER_SENDS_2XX, now)
+                wait = self.profile.afe.set_request.confirm_timeout if self.profile.afe else None
+                if wait is not None and not flow.tracker.done:
+                    self.deadlines.set(f"confirm:{flow.id}", now + float(wait.value))
+            else:
+                self.step(flow.tracker, Input.SERVER_SENDS_ERROR, now)
+                self.problem("SET-REQUEST-REFUSED", f"{flow.change.describe()}: server answered "
+                             f"{response.status} {response.reason}", now, severity="warning")
+        elif method == "INVITE":
+            if event.retransmission:
+                return
+            if response.is_provisional:
+                if flow.tracker.allows(Input.SERVER_SENDS_1XX):
+                    self.step(flow.tracker, Input.SERVER_SENDS_1XX, now)
+                return
+            self._txn_flows.pop(event.transaction, None)
+            if response.is_success:
+                self.step(flow.tracker, Input.SERVER_SENDS_2XX, now)
+                dialog = self.ua.create_uac_dialog(response)
+                self.ua.ack(response, now, dialog=dialog)
+                self.step(flow.tracker, Input.PHONE_SENDS_ACK, now)
+                # a background call: hang up at once (protocol 3)
+                self.step(flow.tracker, Input.PHONE_SENDS_BYE, now)
+                self._txn_flows[self.ua.send_in_dialog(dialog, "BYE", now)] = flow
+                return
+            codes = self.profile.codes
+            if response.status in (401, 407):
+                input = Input.SERVER_SENDS_CHALLENGE
+            elif codes is not None and codes.executes(response.status):
+                input = Input.SERVER_SENDS_FINAL_EXECUTED
+            else:
+                input = Input.SERVER_SENDS_ERROR
+                self.problem("CODE-REFUSED", f"{flow.change.describe()}: PBX answered "
+                             f"{response.status} {response.reason}", now, severity="warning")
+            self.step(flow.tracker, input, now)
+        elif method == "BYE":
+            if response.is_provisional:
+                return
+            self._txn_flows.pop(event.transaction, None)
+            self.step(flow.tracker, Input.SERVER_SENDS_2XX if response.is_success
+                      else Input.SERVER_SENDS_ERROR, now)
+        self._check_done(now)
+
+    def _on_confirm_timer(self, name: str, now: float) -> None:
+        flow = self._in_flight
+        if flow is None or name != f"confirm:{flow.id}" or flow.tracker.done:
+            return
+        self.problem("CONFIRM-TIMEOUT", f"{flow.change.describe()}: no confirming NOTIFY",
+                     now)
+        if flow.tracker.allows(Input.PHONE_TIMEOUT):
+            self.step(flow.tracker, Input.PHONE_TIMEOUT, now)
+        self._check_done(now)
+
+    def _fail_in_flight(self, now: float, why: str) -> None:
+        flow = self._in_flight
+        if flow is None or flow.tracker.done:
+            return
+        if flow.tracker.allows(Input.PHONE_TIMEOUT):
+            self.step(flow.tracker, Input.PHONE_TIMEOUT, now)
+            self.problem("CHANGE-ABANDONED", f"{flow.change.describe()}: {why}", now,
+                         severity="warning")
+        self._check_done(now)
+
+    def _check_done(self, now: float) -> None:
+        flow = self._in_flight
+        if flow is not None and flow.tracker.done:
+            self._finish(flow, now)
+
+    def _finish(self, flow: _Flow, now: float) -> None:
+        """A change ended: Synced keeps it, Reverted and Failed put the indicator back."""
+        self._in_flight = None
+        self.deadlines.cancel(f"confirm:{flow.id}")
+        for key in [k for k, f in self._txn_flows.items() if f is flow]:
+            del self._txn_flows[key]
+        end = flow.tracker.state
+        if flow.reported is not None:
+            self._state = self._state.applied(flow.reported)
+        elif end != FAILED and flow.mechanism is Mechanism.FEATURE_CODE:
+            self._state = self._state.applied(flow.change)
+        self._indicator = self._indicator.applied(self._state.as_change(flow.change.feature))
+        self.state_changed(self.user, self._state, f"{end.lower()} {flow.change.describe()}",
+                           now)
+        self._start_next(now)
+
+    # ------------------------------------------------------------------ UA events
+
+    def handle_ua_event(self, event: UaEvent, now: float) -> None:
+        if isinstance(event, SubscriptionAccepted | NotifyReceived | RefreshFailed
+                      | SubscriptionTerminated):
+            self._on_subscription_event(event, now)
+        elif isinstance(event, ResponseReceived):
+            if event.transaction == self._reg_txn:
+                self._on_register_response(event, now)
+                return
+            flow = self._txn_flows.get(event.transaction)
+            if flow is not None:
+                self._on_flow_response(flow, event, now)
+        elif isinstance(event, AuthenticationRetry):
+            if event.old == self._reg_txn:
+                self.step(self.registration, Input.SERVER_SENDS_CHALLENGE, now)
+                self.step(self.registration, Input.PHONE_SENDS_REGISTER, now)
+                self._reg_txn = event.new
+                self._reg_cseq = max(self._reg_cseq, event.request.cseq.seq)
+                return
+            flow = self._txn_flows.pop(event.old, None)
+            if flow is not None:
+                self.step(flow.tracker, Input.SERVER_SENDS_CHALLENGE, now)
+                self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
+                self._txn_flows[event.new] = flow
+        elif isinstance(event, TransactionTimeout | TransportFailure):
+            key = event.transaction
+            if key is not None and key == self._reg_txn:
+                self._reg_txn = None
+                self.step(self.registration, Input.PHONE_TIMEOUT, now)
+                self._retry_register(now, "REGISTER got no answer")
+                return
+            flow = self._txn_flows.pop(key, None) if key is not None else None
+            if flow is not None:
+                if flow.tracker.allows(Input.PHONE_TIMEOUT):
+                    self.step(flow.tracker, Input.PHONE_TIMEOUT, now)
+                self._check_done(now)
+        elif isinstance(event, RequestReceived):
+            self._on_request(event, now)
+        elif (isinstance(event, AckReceived) and self._uacsta is not None
+              and self._uacsta.allows(Input.SERVER_SENDS_ACK)):
+            self.step(self._uacsta, Input.SERVER_SENDS_ACK, now)
+
+    def _on_request(self, event: RequestReceived, now: float) -> None:
+        method = event.request.method
+        uacsta = self.profile.uacsta
+        if method == "INVITE" and uacsta is not None and event.request.to_tag is None:
+            self._uacsta = self.tracker(MachineKey(self.profile.id, FlowKind.UACSTA_SESSION))
+            self.step(self._uacsta, Input.SERVER_SENDS_INVITE, now)
+            self.ua.create_uas_dialog(event.transaction)
+            self.ua.reply(event.transaction, 200, now, contact=True)
+            self.step(self._uacsta, Input.PHONE_SENDS_200, now)
+        elif method == "INFO" and uacsta is not None:
+            self._on_info(event, now)
+        elif method in ("OPTIONS", "BYE"):
+            self.ua.reply(event.transaction, 200, now, headers=[("Allow", _ALLOW)])
+        elif method == "INVITE":
+            self.ua.reply(event.transaction, 486, now)
+        else:
+            self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
+
+    def _on_info(self, event: RequestReceived, now: float) -> None:
+        """uaCSTA: MonitorStart opens monitoring; a DND event is answered and ignored."""
+        uacsta = self.profile.uacsta
+        assert uacsta is not None
+        result = csta.parse(event.request.body) if event.request.body else None
+        root = result.document.root if result is not None else ""
+        session = self._uacsta
+        if session is not None and session.allows(Input.SERVER_SENDS_INFO) and (
+                root == csta.MONITOR_START):
+            self.step(session, Input.SERVER_SENDS_INFO, now)
+            self.ua.reply(event.transaction, 200, now,
+                          body=csta.build_monitor_start_response(str(self.rng.randint(1, 999))),
+                          content_type=uacsta.content_type.value)
+            self.step(session, Input.PHONE_SENDS_200, now)
+            return
+        key = self.flow_key("dnd", Direction.SERVER)
+        tracker = self.tracker(key) if key is not None else None
+        if tracker is not None:
+            self.step(tracker, Input.SERVER_SENDS_INFO, now)
+        self.ua.reply(event.transaction, uacsta.info_answer.value, now)
+        if tracker is not None:
+            self.step(tracker, Input.PHONE_SENDS_200, now)
+        dnd = result.document.do_not_disturb_on if result is not None else None
+        self.info("uacsta-ignored", now, root=root, dnd=dnd,
+                  note="informational: the phone keeps its state (guide note on 3CX)")

@@ -1,0 +1,560 @@
+"""The reference server: registrar, as-feature-event notifier, feature-code PBX, uaCSTA sender.
+
+One sans-IO endpoint plays whichever server a profile describes:
+
+* a registrar (digest challenge when the profile says so);
+* for ``as-feature-event`` systems, an RFC 6665 notifier that answers a body-less SUBSCRIBE
+  with the full state (one multipart NOTIFY or one per feature), takes set requests (a
+  SUBSCRIBE with a body) under the profile's policy, and fans every change out to **every**
+  subscription of the user with a NOTIFY carrying only the affected feature (protocol 1.2);
+* for ``feature-code`` systems, a PBX that answers an INVITE to a code with 200 and an SDP
+  answer, takes ACK and BYE, and applies the code;
+* for 3CX, a uaCSTA session (INVITE, MonitorStart) and an INFO per DND change, which the
+  phone answers without changing its state.
+
+Each exchange steps a tracker on the model's table of its flow; the tables decide what may
+follow what, this module only knows how to build and read the messages. NOTIFYs go out one
+at a time per subscription, so a slow phone never sees them reordered.
+"""
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from fsync_model.agents import afe as afe_bodies
+from fsync_model.agents.base import AgentCore, EarlyHook
+from fsync_model.agents.events import Observer
+from fsync_model.agents.state import Change, FeatureName, FeatureState
+from fsync_model.bodies import csta
+from fsync_model.bodies.feature_event import BodyError
+from fsync_model.model import FlowKind, FlowTracker, Input, MachineKey, Party, machines_for
+from fsync_model.profile import Action, Direction, Feature, Mechanism, PolicyMode, Profile
+from fsync_model.sip.auth import Challenge, verify
+from fsync_model.sip.dialog import Dialog
+from fsync_model.sip.errors import SipParseError
+from fsync_model.sip.fields import parse_uri
+from fsync_model.sip.sdp import make_answer, make_offer
+from fsync_model.sip.subscription import (
+    Notifier,
+    SubscribeReceived,
+    SubscriptionEnded,
+    SubscriptionId,
+)
+from fsync_model.sip.timers import TimerConfig
+from fsync_model.sip.transaction import TransactionKey
+from fsync_model.sip.useragent import (
+    AckReceived,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimeout,
+    TransportFailure,
+    UaEvent,
+)
+from fsync_model.transport.address import Address
+
+DEFAULT_PASSWORD = "fsync"
+_ALLOW = "REGISTER, SUBSCRIBE, NOTIFY, INVITE, ACK, BYE, CANCEL, INFO, OPTIONS"
+
+
+@dataclass(eq=False)
+class _Outgoing:
+    """A NOTIFY or INFO waiting for its answer: the tracker it advances."""
+
+    tracker: FlowTracker | None
+    sent: Input
+
+
+@dataclass(eq=False)
+class _Subscription:
+    """One as-feature-event subscription as the server keeps it."""
+
+    id: SubscriptionId
+    user: str
+    tracker: FlowTracker
+    queue: deque[tuple[bytes, str, FlowTracker | None, Input]] = field(default_factory=deque)
+    in_flight: TransactionKey | None = None
+
+
+@dataclass(eq=False)
+class _CodeCall:
+    """A feature-code INVITE dialog."""
+
+    user: str
+    tracker: FlowTracker
+    change: Change | None
+
+
+def _user_of(uri_text: str) -> str:
+    try:
+        return parse_uri(uri_text, "URI").unescaped_user or ""
+    except SipParseError:
+        return ""
+
+
+class ReferenceServer(AgentCore):
+    """The reference server of one profile (see the module docstring)."""
+
+    party = Party.SERVER
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        rng: random.Random,
+        observer: Observer | None = None,
+        policy: str | None = None,
+        policy_status: int | None = None,
+        local: Address | None = None,
+        password: str = DEFAULT_PASSWORD,
+        timers: TimerConfig | None = None,
+        log_messages: bool = True,
+        keep_messages: bool = True,
+    ) -> None:
+        if policy is not None:
+            profile = profile.with_policy(PolicyMode(policy), policy_status)
+        super().__init__(profile, local=local or Address("udp", "127.0.0.1", 5060), rng=rng,
+                         observer=observer, user="server", timers=timers,
+                         log_messages=log_messages, keep_messages=keep_messages,
+                         ua_options={"respond_to_source": True})
+        self.password = password
+        self._states: dict[str, FeatureState] = {}
+        self._policies: dict[str, Profile] = {}
+        #: user -> where the phone registered from
+        self.registrations: dict[str, Address] = {}
+        self._registration_trackers: dict[str, FlowTracker] = {}
+        self._nonces: set[str] = set()
+        self._subs: dict[SubscriptionId, _Subscription] = {}
+        self._outgoing: dict[TransactionKey, tuple[_Subscription | None, _Outgoing]] = {}
+        self._pending_sets: dict[tuple[str, int], Change] = {}
+        self._calls: dict[str, _CodeCall] = {}
+        self._uacsta_sessions: dict[str, tuple[FlowTracker, Dialog | None]] = {}
+        self._session_invites: dict[TransactionKey, str] = {}
+        self.ua.add_extension(EarlyHook(self.early_event))  # before the notifier
+        self.notifier: Notifier | None = None
+        if profile.afe is not None:
+            afe = profile.afe
+            self.notifier = Notifier(self.ua, [afe.event.value],
+                                     accept_status=afe.subscribe.answer.value,
+                                     default_expires=afe.subscribe.expires.value,
+                                     min_expires=None)
+
+    # ------------------------------------------------------------------ API
+
+    def state(self, user: str) -> FeatureState:
+        return self._states.get(user, FeatureState())
+
+    def users(self) -> list[str]:
+        known = set(self._states) | set(self.registrations) | {s.user for s in
+                                                               self._subs.values()}
+        return sorted(known)
+
+    def set_policy(self, user: str | None, policy: str, status: int | None = None) -> None:
+        mode = PolicyMode(policy)
+        if user is None:
+            self.profile = self.profile.with_policy(mode, status)
+            self.tables = machines_for(self.profile)
+            self._policies.clear()
+        else:
+            self._policies[user] = self.profile.with_policy(mode, status)
+
+    def admin_change(self, user: str, change: Change, now: float) -> None:
+        """A change on the server (portal, API): apply, then notify per the profile."""
+        self.now = now
+        self._apply(user, change, "admin", now)
+        feature = change.feature
+        spec = self.profile.feature(Feature(feature))
+        mechanism = spec.mechanism(Direction.SERVER) if spec else None
+        if mechanism is Mechanism.AS_FEATURE_EVENT:
+            self._fan_out(user, feature, now, exclude=None)
+        elif mechanism is Mechanism.UACSTA:
+            self._send_uacsta_info(user, change, now)
+        self._pump(now)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _profile_for(self, user: str) -> Profile:
+        return self._policies.get(user, self.profile)
+
+    def _flow_tracker(self, user: str, feature: str, direction: Direction) -> FlowTracker | None:
+        key = self.flow_key(feature, direction)
+        if key is None:
+            return None
+        tables = machines_for(self._profile_for(user))
+        return FlowTracker(tables[key], role=Party.SERVER)
+
+    def _lifecycle(self, kind: FlowKind) -> FlowTracker:
+        return self.tracker(MachineKey(self.profile.id, kind))
+
+    def _apply(self, user: str, change: Change, cause: str, now: float) -> None:
+        self._states[user] = self.state(user).applied(change)
+        self.state_changed(user, self._states[user], cause, now)
+
+    # ------------------------------------------------------------------ UA extension hook
+
+    def early_event(self, event: UaEvent, now: float) -> bool:
+        """Seen before the notifier: screens set requests, watches NOTIFY/INFO answers."""
+        if isinstance(event, RequestReceived) and event.request.method == "SUBSCRIBE":
+            if event.request.body:
+                return self._screen_set_request(event, now)
+            return False
+        if isinstance(event, ResponseReceived) and not event.response.is_provisional:
+            entry = self._outgoing.pop(event.transaction, None)
+            if entry is not None:
+                sub, outgoing = entry
+                ok = event.response.is_success
+                if outgoing.tracker is not None:
+                    self.step(outgoing.tracker, Input.PHONE_SENDS_200 if ok
+                              else Input.PHONE_SENDS_ERROR, now)
+                if not ok:
+                    self.problem("PHONE-REFUSED", f"the phone answered {event.response.status} "
+                                 f"{event.response.reason} to {event.request.method}", now,
+                                 evidence=event.response.start_line)
+                if sub is not None:
+                    sub.in_flight = None
+                    self._send_next(sub, now)
+            return False
+        if isinstance(event, TransactionTimeout | TransportFailure) and event.transaction:
+            entry = self._outgoing.pop(event.transaction, None)
+            if entry is not None:
+                sub, outgoing = entry
+                if outgoing.tracker is not None:
+                    self.step(outgoing.tracker, Input.SERVER_TIMEOUT, now)
+                self.problem("PHONE-TIMEOUT", "no answer to our request", now)
+                if sub is not None:
+                    sub.in_flight = None
+                    self._send_next(sub, now)
+        return False
+
+    def _screen_set_request(self, event: RequestReceived, now: float) -> bool:
+        """A SUBSCRIBE with a body is a set request (protocol 1.1). Answer errors here;
+        let the notifier accept the good ones (it answers 2xx, then we confirm)."""
+        request = event.request
+        afe = self.profile.afe
+        if afe is None:
+            return False
+        user = _user_of(request.from_addr.uri)
+        profile = self._profile_for(user)
+        try:
+            change, findings = afe_bodies.parse_set_request(afe, request.body)
+        except BodyError as error:
+            for finding in error.findings:
+                self.problem(finding.rule, finding.message, now, severity=finding.severity,
+                             evidence=finding.evidence)
+            self.ua.reply(event.transaction, error.status, now, error.reason)
+            return True
+        for finding in findings:
+            self.problem(finding.rule, finding.message, now, severity=finding.severity,
+                         evidence=finding.evidence)
+        if profile.policy.mode.value is PolicyMode.ERROR:
+            tracker = self._flow_tracker(user, change.feature, Direction.PHONE)
+            if tracker is not None:
+                self.step(tracker, Input.PHONE_SENDS_SUBSCRIBE_SET, now)
+            status = profile.policy.error_status.value
+            self.ua.reply(event.transaction, status, now, "Rejected by policy")
+            if tracker is not None:
+                self.step(tracker, Input.SERVER_SENDS_ERROR, now)
+            return True
+        self._pending_sets[(request.call_id, request.cseq.seq)] = change
+        return False
+
+    # ------------------------------------------------------------------ TU events
+
+    def handle_ua_event(self, event: UaEvent, now: float) -> None:
+        if isinstance(event, SubscribeReceived):
+            self._on_subscribe(event, now)
+        elif isinstance(event, SubscriptionEnded):
+            sub = self._subs.pop(event.subscription, None)
+            if sub is not None and event.reason == "unsubscribed":
+                for step in (Input.PHONE_SENDS_UNSUBSCRIBE, Input.SERVER_SENDS_2XX,
+                             Input.SERVER_SENDS_NOTIFY_TERMINATED):
+                    self.step(sub.tracker, step, now)
+            if sub is not None:
+                self.info("subscription-ended", now, user=sub.user, reason=event.reason)
+        elif isinstance(event, RequestReceived):
+            method = event.request.method
+            if method == "REGISTER":
+                self._on_register(event, now)
+            elif method == "INVITE":
+                self._on_invite(event, now)
+            elif method == "BYE":
+                self._on_bye(event, now)
+            elif method == "OPTIONS":
+                self.ua.reply(event.transaction, 200, now, headers=[("Allow", _ALLOW)])
+            else:
+                self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
+        elif isinstance(event, AckReceived):
+            call = self._calls.get(event.request.call_id)
+            if call is not None:
+                self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
+        elif isinstance(event, ResponseReceived):
+            self._on_uacsta_response(event, now)
+
+    # ------------------------------------------------------------------ registrar
+
+    def _challenge_ok(self, event: RequestReceived, status: int, now: float) -> bool:
+        """Digest-check ``event``'s request; challenge it (and return False) when needed."""
+        header = "Authorization" if status == 401 else "Proxy-Authorization"
+        value = event.request.headers.get(header)
+        if value is not None:
+            result = verify(value, event.request.method, lambda user, realm: self.password,
+                            header=header)
+            nonce = result.credentials.nonce if result.credentials else None
+            if result.ok and nonce in self._nonces:
+                return True
+            if not result.ok:
+                self.problem("DIGEST-REFUSED", f"credentials refused: {result.reason}", now,
+                             severity="warning")
+        realm = self.profile.registration.realm
+        nonce = f"{self.rng.getrandbits(64):016x}"
+        self._nonces.add(nonce)
+        challenge = Challenge(realm.value if realm else "fsync", nonce, qop=("auth",))
+        name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+        self.ua.reply(event.transaction, status, now, headers=[(name, challenge.to_header())])
+        return False
+
+    def _on_register(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        user = _user_of(request.to_addr.uri)
+        try:
+            expires = request.expires
+            if expires is None and request.contacts:
+                raw = request.contacts[0].param("expires")
+                expires = int(raw) if raw and raw.isdigit() else None
+        except SipParseError as error:
+            self.ua.reply(event.transaction, error.status, now, error.reason)
+            return
+        if expires is None:
+            expires = self.profile.registration.expires.value
+        tracker = self._registration_trackers.get(user)
+        if tracker is None:
+            tracker = self._lifecycle(FlowKind.REGISTRATION)
+            self._registration_trackers[user] = tracker
+        self.step(tracker, Input.PHONE_SENDS_UNREGISTER if expires == 0
+                  else Input.PHONE_SENDS_REGISTER, now)
+        challenge = self.profile.registration.challenge.value
+        if challenge and not self._challenge_ok(event, challenge, now):
+            self.step(tracker, Input.SERVER_SENDS_CHALLENGE, now)
+            return
+        contact = request.headers.get("contact")
+        headers = [("Contact", f"{contact};expires={expires}")] if contact and expires else []
+        self.ua.reply(event.transaction, 200, now, headers=[*headers, ("Expires", str(expires))])
+        self.step(tracker, Input.SERVER_SENDS_2XX, now)
+        if expires == 0:
+            self.registrations.pop(user, None)
+            self.info("unregistered", now, user=user)
+            return
+        first = user not in self.registrations
+        self.registrations[user] = event.src
+        self.info("registered", now, user=user, contact=str(event.src), expires=expires)
+        if first and self.profile.uacsta is not None and self.profile.uacsta.session_setup.value:
+            self._start_uacsta_session(user, now)
+
+    # ------------------------------------------------------------------ as-feature-event
+
+    def _on_subscribe(self, event: SubscribeReceived, now: float) -> None:
+        request = event.request
+        user = _user_of(request.from_addr.uri)
+        sub = self._subs.get(event.subscription)
+        if sub is None:
+            sub = _Subscription(event.subscription, user,
+                                self._lifecycle(FlowKind.SUBSCRIPTION))
+            self._subs[event.subscription] = sub
+        change = self._pending_sets.pop((request.call_id, request.cseq.seq), None)
+        if change is not None:
+            self._on_set_request(sub, change, now)
+            return
+        self.step(sub.tracker, Input.PHONE_SENDS_SUBSCRIBE, now)
+        self.step(sub.tracker, Input.SERVER_SENDS_2XX, now)
+        assert self.profile.afe is not None
+        for body, ctype in afe_bodies.full_state_bodies(self.profile.afe, self.state(user), user):
+            self._queue(sub, body, ctype, sub.tracker, Input.SERVER_SENDS_NOTIFY, now)
+        self.info("subscribed" if event.initial else "refreshed", now, user=user,
+                  expires=event.expires)
+
+    def _on_set_request(self, sub: _Subscription, change: Change, now: float) -> None:
+        user = sub.user
+        profile = self._profile_for(user)
+        tracker = self._flow_tracker(user, change.feature, Direction.PHONE)
+        if tracker is not None:
+            self.step(tracker, Input.PHONE_SENDS_SUBSCRIBE_SET, now)
+            self.step(tracker, Input.SERVER_SENDS_2XX, now)
+        assert self.profile.afe is not None
+        if profile.policy.mode.value is PolicyMode.REJECT:
+            # protocol 1.2: accepted, not applied; the confirming NOTIFY carries the old state
+            body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
+                                                         change.feature, user)
+            self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY_OLD_STATE, now)
+            self.info("policy-rejected", now, user=user, change=change.describe())
+            return
+        self._apply(user, change, "set-request", now)
+        body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
+                                                     change.feature, user)
+        self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY, now)
+        self._fan_out(user, change.feature, now, exclude=sub)
+
+    def _fan_out(self, user: str, feature: FeatureName, now: float,
+                 exclude: _Subscription | None) -> None:
+        """A change NOTIFY with only ``feature`` to every other subscription of ``user``."""
+        assert self.profile.afe is not None
+        for sub in list(self._subs.values()):
+            if sub.user != user or sub is exclude:
+                continue
+            tracker = self._flow_tracker(user, feature, Direction.SERVER)
+            if tracker is not None:
+                self.step(tracker, Input.SERVER_ADMIN_CHANGE, now)
+            body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
+                                                         feature, user)
+            self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY, now)
+
+    def _queue(self, sub: _Subscription, body: bytes, ctype: str, tracker: FlowTracker | None,
+               sent: Input, now: float) -> None:
+        sub.queue.append((body, ctype, tracker, sent))
+        self._send_next(sub, now)
+
+    def _send_next(self, sub: _Subscription, now: float) -> None:
+        if sub.in_flight is not None or not sub.queue or self.notifier is None:
+            return
+        if self.notifier.get(sub.id) is None:
+            sub.queue.clear()
+            return
+        body, ctype, tracker, sent = sub.queue.popleft()
+        if tracker is not None and not self.step(tracker, sent, now):
+            tracker = None
+        key = self.notifier.notify(sub.id, now, body=body, content_type=ctype)
+        sub.in_flight = key
+        self._outgoing[key] = (sub, _Outgoing(tracker, sent))
+
+    # ------------------------------------------------------------------ feature codes
+
+    def _on_invite(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        if request.to_tag is not None:
+            self.ua.reply(event.transaction, 200, now, contact=True)  # re-INVITE: keep the call
+            return
+        codes = self.profile.codes
+        if codes is None:
+            self.ua.reply(event.transaction, 404, now, "No feature codes on this server")
+            return
+        user = _user_of(request.from_addr.uri)
+        try:
+            dialed = parse_uri(request.uri).unescaped_user or ""
+        except SipParseError as error:
+            self.ua.reply(event.transaction, error.status, now, error.reason)
+            return
+        code = codes.parse_code(dialed)
+        if code is None:
+            self.problem("CODE-UNKNOWN", f"INVITE to {dialed!r}: not a feature code of "
+                         f"{self.profile.id}", now, severity="warning", evidence=request.uri)
+            self.ua.reply(event.transaction, 404, now, "Unknown Feature Code")
+            return
+        call = self._calls.get(request.call_id)
+        if call is None:
+            tracker = self._flow_tracker(user, code.feature.value, Direction.PHONE)
+            if tracker is None:
+                self.ua.reply(event.transaction, 404, now, "Feature Not Synced")
+                return
+            on = code.action is Action.ACTIVATE
+            rings = code.rings if code.feature.value == "cfna" else None
+            change = Change(code.feature.value, on, code.number if on else None,
+                            rings if on else None)
+            call = _CodeCall(user, tracker, change)
+            self._calls[request.call_id] = call
+        self.step(call.tracker, Input.PHONE_SENDS_INVITE, now)
+        challenge = codes.challenge.value
+        if challenge and not self._challenge_ok(event, challenge, now):
+            self.step(call.tracker, Input.SERVER_SENDS_CHALLENGE, now)
+            return
+        profile = self._profile_for(user)
+        mode = profile.policy.mode.value
+        if mode is PolicyMode.ERROR:
+            self.ua.reply(event.transaction, profile.policy.error_status.value, now,
+                          "Rejected by policy")
+            self.step(call.tracker, Input.SERVER_SENDS_ERROR, now)
+            self._calls.pop(request.call_id, None)
+            return
+        host = self.ua.local.host
+        try:
+            answer = (make_answer(request.body, host, 4000, 1) if request.body
+                      else make_offer(host, 4000, 1))
+        except SipParseError:
+            answer = make_offer(host, 4000, 1)
+        self.ua.create_uas_dialog(event.transaction)
+        self.ua.reply(event.transaction, 200, now, contact=True, body=answer,
+                      content_type="application/sdp")
+        self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+        if call.change is not None and mode is PolicyMode.ACCEPT:
+            self._apply(user, call.change, f"feature-code {dialed}", now)
+        elif call.change is not None:
+            self.info("policy-rejected", now, user=user, change=call.change.describe())
+
+    def _on_bye(self, event: RequestReceived, now: float) -> None:
+        call = self._calls.pop(event.request.call_id, None)
+        if call is not None:
+            self.step(call.tracker, Input.PHONE_SENDS_BYE, now)
+        self.ua.reply(event.transaction, 200, now)
+        if call is not None:
+            self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+        if event.dialog is not None:
+            self.ua.dialogs.remove(event.dialog)
+
+    # ------------------------------------------------------------------ uaCSTA (3CX)
+
+    def _uacsta_headers(self) -> list[tuple[str, str]]:
+        assert self.profile.uacsta is not None
+        return [("Content-Disposition", self.profile.uacsta.content_disposition.value)]
+
+    def _start_uacsta_session(self, user: str, now: float) -> None:
+        dst = self.registrations[user]
+        tracker = self._lifecycle(FlowKind.UACSTA_SESSION)
+        uri = f"sip:{user}@{dst.host}:{dst.port}"
+        request = self.ua.build_request("INVITE", uri, from_uri=self.ua.aor("server"))
+        self.step(tracker, Input.SERVER_SENDS_INVITE, now)
+        key = self.ua.send_request(request, dst, now)
+        self._uacsta_sessions[user] = (tracker, None)
+        self._session_invites[key] = user
+
+    def _on_uacsta_response(self, event: ResponseReceived, now: float) -> None:
+        user = self._session_invites.get(event.transaction)
+        if user is None or event.response.is_provisional:
+            return
+        del self._session_invites[event.transaction]
+        tracker, _ = self._uacsta_sessions[user]
+        if not event.response.is_success:
+            self.step(tracker, Input.PHONE_SENDS_ERROR, now)
+            return
+        self.step(tracker, Input.PHONE_SENDS_200, now)
+        dialog = self.ua.create_uac_dialog(event.response)
+        self.ua.ack(event.response, now, dialog=dialog)
+        self.step(tracker, Input.SERVER_SENDS_ACK, now)
+        self._uacsta_sessions[user] = (tracker, dialog)
+        assert self.profile.uacsta is not None
+        body = csta.build_monitor_start(user)
+        self.step(tracker, Input.SERVER_SENDS_INFO, now)
+        key = self.ua.send_in_dialog(dialog, "INFO", now, headers=self._uacsta_headers(),
+                                     body=body,
+                                     content_type=self.profile.uacsta.content_type.value)
+        self._outgoing[key] = (None, _Outgoing(tracker, Input.SERVER_SENDS_INFO))
+
+    def _send_uacsta_info(self, user: str, change: Change, now: float) -> None:
+        uacsta = self.profile.uacsta
+        dst = self.registrations.get(user)
+        if uacsta is None or dst is None or change.feature != "dnd":
+            return
+        tracker = self._flow_tracker(user, "dnd", Direction.SERVER)
+        if tracker is not None:
+            self.step(tracker, Input.SERVER_ADMIN_CHANGE, now)
+            self.step(tracker, Input.SERVER_SENDS_INFO, now)
+        root = uacsta.dnd_document.value if uacsta.dnd_document else csta.DO_NOT_DISTURB_EVENT
+        body = csta.build_do_not_disturb_event(user, change.on, root=root)
+        _, dialog = self._uacsta_sessions.get(user, (None, None))
+        if dialog is not None:
+            key = self.ua.send_in_dialog(dialog, "INFO", now, headers=self._uacsta_headers(),
+                                         body=body, content_type=uacsta.content_type.value)
+        else:
+            uri = f"sip:{user}@{dst.host}:{dst.port}"
+            request = self.ua.build_request("INFO", uri, from_uri=self.ua.aor("server"),
+                                            headers=self._uacsta_headers(), body=body,
+                                            content_type=uacsta.content_type.value)
+            key = self.ua.send_request(request, dst, now)
+        self._outgoing[key] = (None, _Outgoing(tracker, Input.SERVER_SENDS_INFO))
