@@ -1,134 +1,167 @@
-"""Structured SIP header values: URIs, name-addr, Via, CSeq, and `;param` lists.
+"""Structured SIP header values: URIs, name-addr, Via, CSeq (RFC 3261 sections 19.1, 20, 25.1).
 
 Parsing here is on demand: :mod:`fsync_model.sip.message` keeps header values as text and calls
-these functions when a structured value is asked for. Malformed values raise
-:class:`~fsync_model.sip.errors.SipParseError` with status 400 and a reason naming the header
-(``"Bad Header: Via"``), so an agent can answer with it directly (RFC 3261 section 21.4.1).
+these functions when a structured value is asked for. The lexical rules (tokens, quoted
+strings, ``;name=value`` parameters, list splitting) live in :mod:`fsync_model.sip.params`,
+which this module uses and re-exports; what is here is the structure around them. Malformed
+values raise :class:`~fsync_model.sip.errors.SipParseError` with status 400 and a reason naming
+the header (``"Bad Header: Via (...)"``), so an agent can answer with it directly (RFC 3261
+section 21.4.1); a URI scheme other than sip, sips or tel gives 416.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
+import string
 from dataclasses import dataclass
+from urllib.parse import unquote as url_unquote
 
 from fsync_model.sip.errors import SipParseError
-
-#: Parameters in the order they were written; lookups are case-insensitive on the name.
-Params = tuple[tuple[str, str | None], ...]
-
-_TOKEN_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~"
+from fsync_model.sip.params import (
+    TOKEN_CHARS,
+    HeaderValue,
+    Param,
+    Params,
+    Scanner,
+    check_escapes,
+    find_param,
+    format_params,
+    has_param,
+    is_token,
+    parse_header_value,
+    parse_params,
+    quote,
+    split_outside_quotes,
+    unquote,
 )
+
+__all__ = [
+    "MAGIC_COOKIE", "CSeq", "NameAddr", "Param", "Params", "SipUri", "ValueWithParams", "Via",
+    "format_params", "has_param", "is_token", "param", "parse_cseq", "parse_name_addr",
+    "parse_params", "parse_uri", "parse_value_params", "parse_via", "quote",
+    "split_outside_quotes", "unquote", "uri_problem",
+]
 
 #: RFC 3261 section 8.1.1.7: a branch starting with this was made by an RFC 3261 element.
 MAGIC_COOKIE = "z9hG4bK"
 
+#: ``value;params`` header values (Event, Subscription-State, Content-Type...): the same
+#: type as :class:`fsync_model.sip.params.HeaderValue` (``.value``, ``.params``, ``.param()``).
+ValueWithParams = HeaderValue
 
-def is_token(text: str) -> bool:
-    """True when ``text`` is a non-empty RFC 3261 token."""
-    return bool(text) and all(c in _TOKEN_CHARS for c in text)
+#: The value of a parameter by name (any case), ``""`` for a flag, ``None`` when absent.
+param = find_param
 
+#: Largest CSeq number (RFC 3261 section 8.1.1.5: less than 2**31).
+MAX_CSEQ = 2**31 - 1
+#: Largest delta-seconds a parser must accept (RFC 3261 section 25.1 and RFC 4475 scalar02).
+MAX_DELTA_SECONDS = 2**32 - 1
 
-def param(params: Params, name: str) -> str | None:
-    """Value of parameter ``name`` (case-insensitive); ``""`` for a flag, None when absent."""
-    lname = name.lower()
-    for key, value in params:
-        if key.lower() == lname:
-            return "" if value is None else value
-    return None
-
-
-def has_param(params: Params, name: str) -> bool:
-    lname = name.lower()
-    return any(key.lower() == lname for key, _ in params)
-
-
-def split_outside_quotes(text: str, sep: str) -> list[str]:
-    """Split on ``sep`` except inside double quotes (with quoted-pairs) and angle brackets."""
-    parts: list[str] = []
-    start = 0
-    in_quotes = False
-    in_angle = False
-    i = 0
-    n = len(text)
-    while i < n:
-        c = text[i]
-        if in_quotes:
-            if c == "\\":
-                i += 1
-            elif c == '"':
-                in_quotes = False
-        elif c == '"':
-            in_quotes = True
-        elif c == "<":
-            in_angle = True
-        elif c == ">":
-            in_angle = False
-        elif c == sep and not in_angle:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-def unquote(text: str) -> str:
-    """Remove surrounding double quotes and resolve quoted-pairs (RFC 3261 section 25.1)."""
-    if len(text) >= 2 and text[0] == '"' and text[-1] == '"':
-        inner = text[1:-1]
-        if "\\" not in inner:
-            return inner
-        out = []
-        i = 0
-        while i < len(inner):
-            if inner[i] == "\\" and i + 1 < len(inner):
-                i += 1
-            out.append(inner[i])
-            i += 1
-        return "".join(out)
-    return text
-
-
-def quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def parse_params(text: str, header: str) -> Params:
-    """Parse ``;a=b;c;d="x y"`` (the leading ``;`` optional) into ordered pairs."""
-    out: list[tuple[str, str | None]] = []
-    for chunk in split_outside_quotes(text, ";"):
-        chunk = chunk.strip()
-        if not chunk:
-            continue
-        if "=" in chunk:
-            key, _, value = chunk.partition("=")
-            key = key.strip()
-            value = value.strip()
-            if not key:
-                raise SipParseError(f"Bad Header: {header} (empty parameter name)")
-            out.append((key, unquote(value)))
-        else:
-            out.append((chunk, None))
-    return tuple(out)
-
-
-def format_params(params: Params) -> str:
-    parts = []
-    for key, value in params:
-        if value is None:
-            parts.append(f";{key}")
-        elif value == "" or any(c not in _TOKEN_CHARS and c not in "[]:" for c in value):
-            parts.append(f";{key}={quote(value)}")
-        else:
-            parts.append(f";{key}={value}")
-    return "".join(parts)
+_DIGIT_CHARS = frozenset(string.digits)
+# hostname = *( domainlabel "." ) toplabel [ "." ]; "_" is tolerated (container and lab names
+# use it) although RFC 3261 does not allow it.
+_HOST_CHARS = frozenset(string.ascii_letters + string.digits + "-._")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
+# Never inside a URI: whitespace, controls, non-ASCII (must be escaped), and the delimiters
+# that surround a URI in a header (RFC 3261 section 25.1; RFC 3986 section 2).
+_URI_FORBIDDEN = re.compile(r'[^\x21-\x7e]|[<>"]')
+# Characters of the user and password parts (user-unreserved, unreserved, escaped, and what
+# password adds); "#" is tolerated in the user part because phones dial feature codes raw.
+_USER_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + "&=+$,;?/%#")
+_PASSWORD_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + "&=+$,%")
+# hname / hvalue characters of URI headers (hnv-unreserved, unreserved, escaped).
+_URI_HEADER_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + "[]/?:+$%")
 
 
 def parse_value_params(text: str, header: str) -> tuple[str, Params]:
-    """Split ``value;p=1;q`` into the value (stripped) and its parameters."""
-    value, sep, rest = text.partition(";")
-    value = value.strip()
-    if not value:
-        raise SipParseError(f"Bad Header: {header} (empty value)")
-    return value, (parse_params(rest, header) if sep else ())
+    """Split ``value;p=1;q`` into the value and its parameters (strictly, as
+    :func:`fsync_model.sip.params.parse_header_value` does)."""
+    parsed = parse_header_value(text, header)
+    return parsed.value, parsed.params
+
+
+def uri_problem(text: str) -> str | None:
+    """Why ``text`` is not an absolute URI (any scheme), or ``None`` when it looks like one:
+    ``scheme ":" 1*char`` with no whitespace, control, non-ASCII, ``<``, ``>`` or ``"``."""
+    scheme, colon, rest = text.partition(":")
+    if not colon or not _SCHEME.fullmatch(scheme):
+        return "no URI scheme"
+    if not rest:
+        return "nothing after the URI scheme"
+    bad = _URI_FORBIDDEN.search(text)
+    if bad is not None:
+        return f"{bad.group()!r} in URI"
+    return None
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv4(text: str) -> bool:
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_hostname(host: str) -> bool:
+    """A domain name or dotted IPv4 address (RFC 3261 section 25.1 ``host``)."""
+    labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
+    if all(label.isdigit() for label in labels):
+        return _is_ipv4(host)
+    return all(label and label[0] != "-" and label[-1] != "-" for label in labels)
+
+
+def _scan_host(scanner: Scanner) -> str:
+    """Read a host at the cursor: an IPv6 reference (returned without brackets), an IPv4
+    address or a hostname."""
+    if scanner.peek() == "[":
+        end = scanner.text.find("]", scanner.pos)
+        if end < 0:
+            scanner.fail("unterminated IPv6 reference")
+        inner = scanner.text[scanner.pos + 1 : end]
+        if not _is_ipv6(inner):
+            scanner.fail("bad IPv6 address")
+        scanner.pos = end + 1
+        return inner
+    start = scanner.pos
+    host = scanner.run(_HOST_CHARS, "a host")
+    if not _is_hostname(host):
+        scanner.pos = start
+        scanner.fail("bad host name")
+    return host
+
+
+def _scan_port(scanner: Scanner) -> int:
+    """Read ``1*DIGIT`` at the cursor as a port number (1 to 65535)."""
+    start = scanner.pos
+    digits = scanner.run(_DIGIT_CHARS, "a port number")
+    if len(digits) > 5 or not 0 < int(digits) < 65536:
+        scanner.pos = start
+        scanner.fail("port out of range")
+    return int(digits)
+
+
+def _scan_hostport(scanner: Scanner, *, spaces: bool) -> tuple[str, int | None]:
+    """``host [ COLON port ]``; with ``spaces`` the colon may have whitespace around it (a
+    Via's sent-by: COLON = SWS ":" SWS), never inside a URI."""
+    host = _scan_host(scanner)
+    mark = scanner.pos
+    if spaces:
+        scanner.skip_ws()
+    if scanner.peek() != ":":
+        scanner.pos = mark
+        return host, None
+    scanner.pos += 1
+    if spaces:
+        scanner.skip_ws()
+    return host, _scan_port(scanner)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +178,7 @@ class SipUri:
 
     def __str__(self) -> str:
         if self.scheme == "tel":
-            return f"tel:{self.host}{format_params(self.params)}"
+            return f"tel:{self.host}{format_params(self.params, uri=True)}"
         userinfo = ""
         if self.user is not None:
             userinfo = self.user
@@ -155,72 +188,105 @@ class SipUri:
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
         hdrs = f"?{self.headers}" if self.headers else ""
-        return f"{self.scheme}:{userinfo}{host}{port}{format_params(self.params)}{hdrs}"
+        params = format_params(self.params, uri=True)
+        return f"{self.scheme}:{userinfo}{host}{port}{params}{hdrs}"
 
     @property
     def unescaped_user(self) -> str | None:
         """The user part with %XX escapes resolved (``%23`` -> ``#`` in feature codes)."""
         if self.user is None:
             return None
-        from urllib.parse import unquote as url_unquote
-
         return url_unquote(self.user)
 
     def param(self, name: str) -> str | None:
-        return param(self.params, name)
+        return find_param(self.params, name)
+
+
+def _check_chars(scanner: Scanner, text: str, start: int, allowed: frozenset[str],
+                 what: str) -> None:
+    for index, char in enumerate(text):
+        if char not in allowed:
+            scanner.pos = start + index
+            scanner.fail(f"{char!r} in {what}")
+    check_escapes(text, scanner, start)
 
 
 def parse_uri(text: str, header: str = "Request-URI") -> SipUri:
-    """Parse a SIP, SIPS or tel URI; raise SipParseError(400) naming ``header``."""
+    """Parse a SIP, SIPS or tel URI; raise SipParseError naming ``header`` (``"Bad
+    Request-URI (...)"``): 416 for another scheme, 400 for anything malformed."""
     text = text.strip()
-    scheme, colon, rest = text.partition(":")
+    label = f"Bad {header}"
+    problem = uri_problem(text)
+    if problem is not None:
+        raise SipParseError(f"{label} ({problem})", 400, line=text)
+    scheme = text.partition(":")[0]
     lscheme = scheme.lower()
-    if not colon or lscheme not in ("sip", "sips", "tel"):
-        raise SipParseError(f"Bad {header}: unsupported URI scheme", 416 if colon else 400)
+    if lscheme not in ("sip", "sips", "tel"):
+        raise SipParseError(f"{label} (unsupported URI scheme {scheme[:20]!r})", 416, line=text)
+    start = len(scheme) + 1
     if lscheme == "tel":
-        number, sep, prm = rest.partition(";")
+        scanner = Scanner(text, header, label=label)
+        semi = text.find(";", start)
+        end = len(text) if semi < 0 else semi
+        number = text[start:end]
         if not number:
-            raise SipParseError(f"Bad {header}: empty tel number")
-        return SipUri("tel", None, number, None, parse_params(prm, header) if sep else ())
-    hdrs: str | None = None
-    if "?" in rest:
-        rest, _, hdrs = rest.partition("?")
+            scanner.pos = start
+            scanner.fail("empty tel number")
+        _check_chars(scanner, number, start, _PASSWORD_CHARS | {"#"}, "tel number")
+        scanner.pos = end
+        return SipUri("tel", None, number, None, scanner.params(";", False, uri=True))
+    # "@" appears in no other part of a SIP URI (it must be escaped everywhere else), so the
+    # first one ends the userinfo, whose user part may hold ";" and "?" (RFC 4475 semiuri,
+    # intmeth); the first "?" after it starts the headers.
+    at = text.find("@", start)
+    host_start = start if at < 0 else at + 1
+    question = text.find("?", host_start)
+    scanner = Scanner(text if question < 0 else text[:question], header, label=label)
     user: str | None = None
     password: str | None = None
-    if "@" in rest:
-        userinfo, _, rest = rest.rpartition("@")
-        user, psep, pw = userinfo.partition(":")
-        password = pw if psep else None
+    if at >= 0:
+        user, colon, secret = text[start:at].partition(":")
         if not user:
-            raise SipParseError(f"Bad {header}: empty user part")
-    hostport, sep, prm = rest.partition(";")
-    params = parse_params(prm, header) if sep else ()
-    host, port = _split_hostport(hostport, header)
+            scanner.pos = start
+            scanner.fail("empty user part")
+        _check_chars(scanner, user, start, _USER_CHARS, "user part")
+        if colon:
+            password = secret
+            _check_chars(scanner, secret, start + len(user) + 1, _PASSWORD_CHARS, "password")
+    scanner.pos = host_start
+    host, port = _scan_hostport(scanner, spaces=False)
+    params = scanner.params(";", first=False, uri=True)
+    hdrs: str | None = None
+    if question >= 0:
+        hdrs = text[question + 1 :]
+        _check_uri_headers(scanner, hdrs, question + 1)
     return SipUri(lscheme, user, host, port, params, hdrs, password)
 
 
-def _split_hostport(hostport: str, header: str) -> tuple[str, int | None]:
-    hostport = hostport.strip()
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise SipParseError(f"Bad {header}: unterminated IPv6 reference")
-        host = hostport[1:end]
-        rest = hostport[end + 1 :]
-        if rest and not rest.startswith(":"):
-            raise SipParseError(f"Bad {header}: junk after IPv6 reference")
-        port_text = rest[1:] if rest else None
-    else:
-        host, sep, port_text_raw = hostport.partition(":")
-        port_text = port_text_raw if sep else None
-    if not host or any(c in host for c in " \t<>\"") :
-        raise SipParseError(f"Bad {header}: bad host")
-    port: int | None = None
-    if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise SipParseError(f"Bad {header}: bad port")
-        port = int(port_text)
-    return host, port
+def _check_uri_headers(scanner: Scanner, text: str, start: int) -> None:
+    """``hname "=" hvalue *( "&" hname "=" hvalue )`` (RFC 3261 section 25.1)."""
+    offset = start
+    for item in text.split("&"):
+        name, equals, value = item.partition("=")
+        if not name or not equals:
+            scanner.pos = offset
+            scanner.fail("URI header without 'name='")
+        _check_chars(scanner, name, offset, _URI_HEADER_CHARS, "URI header name")
+        _check_chars(scanner, value, offset + len(name) + 1, _URI_HEADER_CHARS,
+                     "URI header value")
+        offset += len(item) + 1
+
+
+def _delta_seconds(text: str | None, label: str) -> int | None:
+    """``delta-seconds`` (1*DIGIT, at most 2**32-1) or ``None`` for an absent parameter."""
+    if text is None:
+        return None
+    if not text or not set(text) <= _DIGIT_CHARS or len(text.lstrip("0")) > 10:
+        raise SipParseError(f"{label} (not a number of seconds)")
+    value = int(text)
+    if value > MAX_DELTA_SECONDS:
+        raise SipParseError(f"{label} (number of seconds too large)")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +300,17 @@ class NameAddr:
 
     @property
     def tag(self) -> str | None:
-        return param(self.params, "tag")
+        return find_param(self.params, "tag")
+
+    @property
+    def expires(self) -> int | None:
+        """The ``expires`` parameter of a Contact (RFC 3261 section 10.2.1.1) in seconds,
+        ``None`` when absent; SipParseError (400) when it is not delta-seconds."""
+        return _delta_seconds(find_param(self.params, "expires"),
+                              "Bad Header: Contact (expires parameter)")
 
     def param(self, name: str) -> str | None:
-        return param(self.params, name)
+        return find_param(self.params, name)
 
     def parsed_uri(self, header: str = "Contact") -> SipUri:
         return parse_uri(self.uri, header)
@@ -251,54 +324,83 @@ class NameAddr:
             return self.uri
         display = ""
         if self.display is not None:
-            display = (self.display if is_token(self.display.replace(" ", ""))
+            words = self.display.split(" ")
+            display = (self.display if all(_is_display_word(word) for word in words)
                        else quote(self.display)) + " "
         return f"{display}<{self.uri}>{format_params(self.params)}"
 
 
+def _is_display_char(char: str) -> bool:
+    # token characters, and (leniently) UTF-8 text: phones send "Jörg <sip:...>" unquoted.
+    # Undecodable bytes (surrogate escapes) are not text.
+    return char in TOKEN_CHARS or (ord(char) > 0x7F and not 0xD800 <= ord(char) <= 0xDFFF)
+
+
+def _is_display_word(word: str) -> bool:
+    return bool(word) and all(_is_display_char(char) for char in word)
+
+
+def _scan_display_word(scanner: Scanner) -> str:
+    start = scanner.pos
+    while scanner.pos < len(scanner.text) and _is_display_char(scanner.text[scanner.pos]):
+        scanner.pos += 1
+    return scanner.text[start : scanner.pos]
+
+
 def parse_name_addr(text: str, header: str) -> NameAddr:
-    text = text.strip()
-    if not text:
-        raise SipParseError(f"Bad Header: {header} (empty)")
-    lt = -1
-    if text.startswith('"'):
-        # quoted display name, then <uri>
-        i = 1
-        while i < len(text):
-            if text[i] == "\\":
-                i += 2
-                continue
-            if text[i] == '"':
+    """``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)`` (RFC 3261 section 20.10
+    and 25.1: display-name = *(token LWS) / quoted-string; no whitespace inside ``<>``; an
+    addr-spec holding ``,``, ``?`` or ``;`` must be in angle brackets)."""
+    scanner = Scanner(text, header)
+    scanner.skip_ws()
+    if scanner.at_end():
+        scanner.fail("empty value")
+    display: str | None = None
+    if scanner.peek() == '"':
+        display = scanner.quoted_string()
+        scanner.skip_ws()
+        if scanner.peek() != "<":
+            scanner.fail("display name without <URI>")
+    elif scanner.peek() != "<":
+        start = scanner.pos
+        first = _scan_display_word(scanner)
+        if not first or scanner.peek() == ":":
+            scanner.pos = start
+            return _addr_spec(scanner)
+        end = scanner.pos
+        while True:
+            scanner.skip_ws()
+            if scanner.peek() == "<":
                 break
-            i += 1
-        else:
-            raise SipParseError(f"Bad Header: {header} (unterminated display name)")
-        display: str | None = unquote(text[: i + 1])
-        lt = text.find("<", i + 1)
-        if lt < 0:
-            raise SipParseError(f"Bad Header: {header} (display name without <uri>)")
-    else:
-        lt = text.find("<")
-        display = text[:lt].strip() or None if lt >= 0 else None
-    if lt >= 0:
-        gt = text.find(">", lt)
-        if gt < 0:
-            raise SipParseError(f"Bad Header: {header} (missing '>')")
-        uri = text[lt + 1 : gt].strip()
-        rest = text[gt + 1 :].strip()
-        if rest and not rest.startswith(";"):
-            raise SipParseError(f"Bad Header: {header} (junk after '>')")
-        params = parse_params(rest, header) if rest else ()
-        angle = True
-    else:
-        # addr-spec: parameters after it belong to the header, not the URI
-        uri, sep, rest = text.partition(";")
-        uri = uri.strip()
-        params = parse_params(rest, header) if sep else ()
-        angle = False
-    if ":" not in uri or " " in uri:
-        raise SipParseError(f"Bad Header: {header} (bad URI)")
-    return NameAddr(uri, display, params, angle)
+            if not _scan_display_word(scanner):
+                found = scanner.peek() or "end of value"
+                scanner.fail(f"{found!r} in unquoted display name")
+            end = scanner.pos
+        display = scanner.text[start:end]
+    gt = scanner.text.find(">", scanner.pos)
+    if gt < 0:
+        scanner.fail("missing '>'")
+    uri = scanner.text[scanner.pos + 1 : gt]
+    scanner.pos += 1
+    problem = uri_problem(uri)
+    if problem is not None:
+        scanner.fail(problem)
+    scanner.pos = gt + 1
+    return NameAddr(uri, display, scanner.params(";", first=False), True)
+
+
+def _addr_spec(scanner: Scanner) -> NameAddr:
+    start = scanner.pos
+    while scanner.pos < len(scanner.text) and scanner.text[scanner.pos] not in " \t;":
+        scanner.pos += 1
+    uri = scanner.text[start : scanner.pos]
+    problem = uri_problem(uri)
+    if problem is None and ("," in uri or "?" in uri):
+        problem = "addr-spec with ',' or '?' not in <>"
+    if problem is not None:
+        scanner.pos = start
+        scanner.fail(problem)
+    return NameAddr(uri, None, scanner.params(";", first=False), False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,18 +415,18 @@ class Via:
 
     @property
     def branch(self) -> str | None:
-        return param(self.params, "branch")
+        return find_param(self.params, "branch")
 
     @property
     def received(self) -> str | None:
-        return param(self.params, "received")
+        return find_param(self.params, "received")
 
     @property
     def rport(self) -> str | None:
-        return param(self.params, "rport")
+        return find_param(self.params, "rport")
 
     def param(self, name: str) -> str | None:
-        return param(self.params, name)
+        return find_param(self.params, name)
 
     def with_param(self, name: str, value: str | None) -> Via:
         kept = tuple((k, v) for k, v in self.params if k.lower() != name.lower())
@@ -337,22 +439,48 @@ class Via:
 
 
 def parse_via(text: str) -> Via:
-    text = text.strip()
-    sent_protocol, _, rest = text.partition(" ")
-    bits = [b.strip() for b in sent_protocol.split("/")]
-    if len(bits) != 3 or not all(bits):
-        # tolerate "SIP / 2.0 / UDP" spacing (RFC 4475 wsinv)
-        joined = text.replace(" /", "/").replace("/ ", "/")
-        sent_protocol, _, rest = joined.partition(" ")
-        bits = [b.strip() for b in sent_protocol.split("/")]
-        if len(bits) != 3 or not all(bits):
-            raise SipParseError("Bad Header: Via (sent-protocol)")
-    hostport, sep, prm = rest.strip().partition(";")
-    if not hostport.strip():
-        raise SipParseError("Bad Header: Via (sent-by)")
-    host, port = _split_hostport(hostport, "Header: Via")
-    params = parse_params(prm, "Via") if sep else ()
-    return Via(bits[2].upper(), host, port, params, f"{bits[0]}/{bits[1]}")
+    """One via-parm: ``sent-protocol LWS sent-by *(;via-params)`` (RFC 3261 section 20.42
+    and 25.1; whitespace around ``/`` and ``:`` allowed, as in RFC 4475 wsinv). ``received``
+    must be an IP address, ``rport`` empty or a port, ``ttl`` 0 to 255, ``maddr`` a host."""
+    scanner = Scanner(text, "Via")
+    scanner.skip_ws()
+    name = scanner.run(TOKEN_CHARS, "a protocol name")
+    scanner.skip_ws()
+    scanner.expect("/")
+    scanner.skip_ws()
+    version = scanner.run(TOKEN_CHARS, "a protocol version")
+    scanner.skip_ws()
+    scanner.expect("/")
+    scanner.skip_ws()
+    transport = scanner.run(TOKEN_CHARS, "a transport")
+    if not scanner.skip_ws():
+        scanner.fail("expected whitespace before sent-by")
+    host, port = _scan_hostport(scanner, spaces=True)
+    params = scanner.params(";", first=False)
+    _check_via_params(scanner, params)
+    return Via(transport.upper(), host, port, params, f"{name}/{version}")
+
+
+def _check_via_params(scanner: Scanner, params: Params) -> None:
+    for key, value in params:
+        lkey = key.lower()
+        if lkey == "received":
+            address = (value or "").removeprefix("[").removesuffix("]")
+            if not (_is_ipv4(address) or _is_ipv6(address)):
+                scanner.fail("received is not an IP address")
+        elif lkey == "rport" and value is not None and value != "":
+            if not set(value) <= _DIGIT_CHARS or len(value) > 5 or not 0 < int(value) < 65536:
+                scanner.fail("rport is not a port")
+        elif lkey == "ttl":
+            if not value or not set(value) <= _DIGIT_CHARS or len(value) > 3 or int(value) > 255:
+                scanner.fail("ttl is not 0 to 255")
+        elif lkey == "maddr":
+            host = (value or "").removeprefix("[").removesuffix("]")
+            if not (_is_ipv6(host) or (set(host) <= _HOST_CHARS and host
+                                       and _is_hostname(host))):
+                scanner.fail("maddr is not a host")
+        elif lkey == "branch" and not is_token(value or ""):
+            scanner.fail("branch is not a token")
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,24 +493,11 @@ class CSeq:
 
 
 def parse_cseq(text: str) -> CSeq:
+    """``1*DIGIT LWS Method`` with the number below 2**31 (RFC 3261 section 8.1.1.5)."""
     parts = text.split()
-    if len(parts) != 2 or not parts[0].isdigit() or not is_token(parts[1]):
+    if len(parts) != 2 or not set(parts[0]) <= _DIGIT_CHARS or not is_token(parts[1]):
         raise SipParseError("Bad Header: CSeq")
-    seq = int(parts[0])
-    if seq >= 2**31:
+    digits = parts[0].lstrip("0") or "0"
+    if len(digits) > 10 or int(digits) > MAX_CSEQ:
         raise SipParseError("Bad Header: CSeq (number too large)")
-    return CSeq(seq, parts[1])
-
-
-@dataclass(frozen=True, slots=True)
-class ValueWithParams:
-    """A header value of the form ``value;p=1`` (Event, Subscription-State, Content-Type...)."""
-
-    value: str
-    params: Params = ()
-
-    def param(self, name: str) -> str | None:
-        return param(self.params, name)
-
-    def __str__(self) -> str:
-        return f"{self.value}{format_params(self.params)}"
+    return CSeq(int(digits), parts[1])

@@ -19,23 +19,34 @@ Usage::
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.fields import (
+    MAX_DELTA_SECONDS,
     CSeq,
     NameAddr,
-    ValueWithParams,
+    SipUri,
     Via,
-    is_token,
     parse_cseq,
     parse_name_addr,
-    parse_value_params,
+    parse_uri,
     parse_via,
+    uri_problem,
+)
+from fsync_model.sip.params import (
+    HeaderValue,
+    is_token,
+    parse_header_value,
     split_outside_quotes,
 )
+
+#: ``value;params`` header values (the type of :data:`fsync_model.sip.fields.ValueWithParams`).
+ValueWithParams = HeaderValue
 
 #: RFC 3261 section 7.3.3 and RFC 6665 section 8.2.1 (``o``, ``u``), RFC 3515/3892 (r, b).
 COMPACT_FORMS: dict[str, str] = {
@@ -112,6 +123,19 @@ REASON_PHRASES: dict[int, str] = {
 DEFAULT_MAX_SIZE = 65536
 
 SIP_VERSION = "SIP/2.0"
+
+# The empty line ending the header block, and a line break in it: CRLF, or a bare LF as
+# the stream framer also accepts (so both agree on where a message's head ends).
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_LINE_BREAK = re.compile(rb"\r?\n")
+_DIGITS = re.compile(r"[0-9]+")
+_STATUS = re.compile(r"[1-6][0-9][0-9]")
+_VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
+_REASON_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_CALL_ID_BAD = re.compile(r"[\x00-\x20\x7f]")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTHS)
+                   + r") ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
 
 
 def canonical_name(name: str) -> str:
@@ -208,7 +232,12 @@ class Headers:
 
 
 class _MessageAccess:
-    """Structured, cached access shared by requests and responses."""
+    """Structured, cached access shared by requests and responses.
+
+    Every accessor parses on demand and raises only :class:`SipParseError` (400, with a
+    reason naming the header: ``"Bad Header: CSeq"``, ``"Missing Header: Call-ID"``);
+    a successful parse is cached, a failure is raised again on every access.
+    """
 
     __slots__ = ()
     headers: Headers
@@ -232,7 +261,12 @@ class _MessageAccess:
 
     @property
     def call_id(self) -> str:
-        return self._required("call-id").strip()
+        """The Call-ID, stripped; 400 when missing, empty, or holding whitespace or a
+        control character (RFC 3261 25.1: callid = word ["@" word])."""
+        value = self._required("call-id").strip()
+        if not value or _CALL_ID_BAD.search(value):
+            raise SipParseError("Bad Header: Call-ID")
+        return value
 
     @property
     def cseq(self) -> CSeq:
@@ -258,6 +292,7 @@ class _MessageAccess:
 
     @property
     def vias(self) -> list[Via]:
+        """Every Via value, top first (comma lists split); empty when there is none."""
         return self._cached(  # type: ignore[no-any-return]
             "vias", lambda: [parse_via(v) for v in self.headers.values("via")])
 
@@ -274,27 +309,35 @@ class _MessageAccess:
 
     @property
     def contacts(self) -> list[NameAddr]:
+        """Every Contact value (comma lists split); ``Contact: *`` (RFC 3261 10.2.2) gives
+        no entry here: see :attr:`contact_is_wildcard`."""
         return self._cached("contacts", lambda: [  # type: ignore[no-any-return]
             parse_name_addr(v, "Contact") for v in self.headers.values("contact") if v != "*"
         ])
 
-    def _value_params(self, name: str) -> ValueWithParams | None:
-        def make() -> ValueWithParams | None:
+    @property
+    def contact_is_wildcard(self) -> bool:
+        """True for ``Contact: *`` (a REGISTER removing every binding)."""
+        return "*" in self.headers.values("contact")
+
+    def _value_params(self, name: str) -> HeaderValue | None:
+        def make() -> HeaderValue | None:
             raw = self.headers.get(name)
             if raw is None:
                 return None
-            value, params = parse_value_params(raw, pretty_name(name))
-            return ValueWithParams(value, params)
+            return parse_header_value(raw, pretty_name(name))
 
         return self._cached(name, make)  # type: ignore[no-any-return]
 
     @property
-    def event(self) -> ValueWithParams | None:
+    def event(self) -> HeaderValue | None:
         """``Event`` (RFC 6665): the package in ``.value`` (case kept), ``id`` in params."""
         return self._value_params("event")
 
     @property
-    def subscription_state(self) -> ValueWithParams | None:
+    def subscription_state(self) -> HeaderValue | None:
+        """``Subscription-State`` (RFC 6665 8.2.3) as ``value;params``; 400 ``"Bad Header:
+        Subscription-State (...)"`` when malformed (``active, 3600``)."""
         return self._value_params("subscription-state")
 
     @property
@@ -304,28 +347,27 @@ class _MessageAccess:
         return ct.value.lower() if ct is not None else None
 
     @property
-    def content_type_full(self) -> ValueWithParams | None:
+    def content_type_full(self) -> HeaderValue | None:
         return self._value_params("content-type")
 
     @property
     def content_length(self) -> int | None:
-        raw = self.headers.get("content-length")
-        if raw is None:
-            return None
-        raw = raw.strip()
-        if not raw.isdigit():
-            raise SipParseError("Bad Header: Content-Length")
-        return int(raw)
+        return _length(self.headers.get("content-length"))
 
-    def int_header(self, name: str) -> int | None:
-        """A header holding one non-negative integer (Expires, Max-Forwards, Min-Expires)."""
+    def int_header(self, name: str, maximum: int = MAX_DELTA_SECONDS) -> int | None:
+        """A header holding one non-negative integer (Expires, Max-Forwards, Min-Expires,
+        Retry-After without comment); 400 when it is not digits or exceeds ``maximum``
+        (2**32-1 by default: RFC 4475 scalar02)."""
         raw = self.headers.get(name)
         if raw is None:
             return None
-        raw = raw.strip()
-        if not raw.isdigit() or len(raw) > 10:
+        digits = raw.strip()
+        if not _DIGITS.fullmatch(digits):
             raise SipParseError(f"Bad Header: {pretty_name(name)}")
-        return int(raw)
+        digits = digits.lstrip("0") or "0"
+        if len(digits) > len(str(maximum)) or int(digits) > maximum:
+            raise SipParseError(f"Bad Header: {pretty_name(name)} (value too large)")
+        return int(digits)
 
     @property
     def expires(self) -> int | None:
@@ -333,7 +375,25 @@ class _MessageAccess:
 
     @property
     def max_forwards(self) -> int | None:
-        return self.int_header("max-forwards")
+        """Max-Forwards, 0 to 255 (RFC 3261 20.22; RFC 4475 scalar02)."""
+        return self.int_header("max-forwards", 255)
+
+    @property
+    def date(self) -> datetime | None:
+        """The Date header as an aware UTC datetime (RFC 3261 20.17: rfc1123-date, always
+        ``GMT``); 400 for anything else (RFC 4475 baddate: ``EST``)."""
+        raw = self.headers.get("date")
+        if raw is None:
+            return None
+        match = _DATE.fullmatch(raw.strip())
+        if match is None:
+            raise SipParseError("Bad Header: Date (not an RFC 1123 date in GMT)")
+        day, month, year, hour, minute, second = match.groups()
+        try:
+            return datetime(int(year), _MONTHS.index(month) + 1, int(day), int(hour),
+                            int(minute), int(second), tzinfo=UTC)
+        except ValueError:
+            raise SipParseError("Bad Header: Date (no such day or time)") from None
 
     def _serialize_with(self, start_line: str) -> bytes:
         lines = [start_line]
@@ -356,6 +416,12 @@ class Request(_MessageAccess):
     @property
     def start_line(self) -> str:
         return f"{self.method} {self.uri} {self.version}"
+
+    @property
+    def request_uri(self) -> SipUri:
+        """The Request-URI parsed (sip, sips or tel; 416 for another scheme, 400 when bad)."""
+        return self._cached(  # type: ignore[no-any-return]
+            "request-uri", lambda: parse_uri(self.uri, "Request-URI"))
 
     def serialize(self) -> bytes:
         return self._serialize_with(self.start_line)
@@ -499,73 +565,84 @@ def _bad(reason: str, status: int = 400, *, offset: int | None = None,
     return SipParseError(reason, status, offset=offset, line=line)
 
 
+def _length(raw: str | None) -> int | None:
+    """A Content-Length value: ASCII digits (``str.isdigit`` would let ``²`` through to a
+    crashing ``int``), at most 10 significant ones."""
+    if raw is None:
+        return None
+    digits = raw.strip()
+    if not _DIGITS.fullmatch(digits) or len(digits.lstrip("0")) > 10:
+        raise _bad("Bad Header: Content-Length", line=f"Content-Length: {raw}")
+    return int(digits)
+
+
 def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
                   stream: bool = False) -> Message:
     """Parse exactly one SIP message from ``data``.
 
-    ``stream`` says the bytes came over TCP/TLS, where a Content-Length is mandatory and
-    exact (framing already cut the message); over UDP a missing Content-Length means "the
-    rest of the datagram" and bytes beyond it are discarded (RFC 3261 section 18.3).
+    ``stream`` says the bytes came over TCP/TLS, where a Content-Length is mandatory (framing
+    already cut the message); over UDP a missing Content-Length means "the rest of the
+    datagram" and bytes beyond it are discarded (RFC 3261 section 18.3). A Content-Length
+    larger than the body is 400 on both.
+
+    The header block ends at the first empty line; lines end in CRLF or, tolerated as
+    :class:`~fsync_model.sip.framing.StreamFramer` does, a bare LF; a bare CR is an error.
+    Folded lines are joined with one space. Header values are kept as text (undecodable
+    bytes as surrogate escapes, so the message serializes back to the same bytes).
     """
     if len(data) > max_size:
-        raise _bad("Message Too Large", 513)
+        raise _bad(f"Message Too Large (over {max_size} bytes)", 513)
     # RFC 3261 section 7.5: implementations should ignore CRLFs before the start line.
     start = 0
     n = len(data)
     while start < n and data[start] in (13, 10):
         start += 1
-    sep = data.find(b"\r\n\r\n", start)
-    if sep >= 0:
-        head_bytes = data[start:sep]
-        body_start = sep + 4
+    end = _HEAD_END.search(data, start)
+    if end is not None:
+        head_bytes = data[start : end.start()]
+        body_start = end.end()
     else:
-        # tolerate bare-LF messages; without any blank line the datagram has no body
-        lf = data.find(b"\n\n", start)
-        if lf >= 0:
-            head_bytes = data[start:lf]
-            body_start = lf + 2
-        else:
-            head_bytes = data[start:].rstrip(b"\r\n")
-            body_start = n
+        # no empty line: the datagram has no body
+        head_bytes = data[start:].rstrip(b"\r\n")
+        body_start = n
     if not head_bytes:
         raise _bad("Empty message", offset=start)
-    if b"\x00" in head_bytes:
-        raise _bad("NUL byte in message header", offset=start + head_bytes.index(b"\x00"))
-    head = head_bytes.decode("utf-8", "surrogateescape")
-    lines = head.split("\r\n") if "\r\n" in head else head.split("\n")
-    first = lines[0].rstrip("\r")
-    msg_kind, first_parts = _parse_start_line(first, start)
+    lines: list[tuple[str, int]] = []
+    line_start = 0
+    for line_break in _LINE_BREAK.finditer(head_bytes):
+        lines.append(_decoded_line(head_bytes[line_start : line_break.start()],
+                                   start + line_start))
+        line_start = line_break.end()
+    lines.append(_decoded_line(head_bytes[line_start:], start + line_start))
+
+    first, first_offset = lines[0]
+    msg_kind, first_parts = _parse_start_line(first, first_offset)
 
     items: list[tuple[str, str]] = []
-    offset = start + len(lines[0]) + 2
-    for raw in lines[1:]:
-        line = raw.rstrip("\r")
+    for line, offset in lines[1:]:
         if line[:1] in (" ", "\t"):
             if not items:
                 raise _bad("Continuation line before any header", offset=offset, line=line)
             name, value = items[-1]
-            items[-1] = (name, f"{value} {line.strip()}".strip())
-        else:
-            colon = line.find(":")
-            if colon <= 0:
-                raise _bad("Bad header line (no colon)" if colon < 0 else "Empty header name",
-                           offset=offset, line=line)
-            name = line[:colon].rstrip(" \t")
-            if not is_token(name):
-                raise _bad("Bad header name", offset=offset, line=line)
-            items.append((name, line[colon + 1 :].strip(" \t")))
-        offset += len(raw) + 2
+            more = line.strip(" \t")
+            items[-1] = (name, f"{value} {more}" if value and more else value or more)
+            continue
+        colon = line.find(":")
+        if colon <= 0:
+            raise _bad("Bad header line (no colon)" if colon < 0 else "Empty header name",
+                       offset=offset, line=line)
+        name = line[:colon].rstrip(" \t")
+        if not is_token(name):
+            raise _bad("Bad header name", offset=offset, line=line)
+        items.append((name, line[colon + 1 :].strip(" \t")))
 
     headers = Headers(tuple(items))
     body = data[body_start:]
-    cl_raw = headers.get("content-length")
-    if cl_raw is not None:
-        cl_text = cl_raw.strip()
-        if not cl_text.isdigit() or len(cl_text) > 10:
-            raise _bad("Bad Header: Content-Length", line=f"Content-Length: {cl_raw}")
-        if headers.count("content-length") > 1 and len(set(headers.get_all("content-length"))) > 1:
-            raise _bad("Conflicting Content-Length headers")
-        length = int(cl_text)
+    lengths = {_length(raw) for raw in headers.get_all("content-length")}
+    if len(lengths) > 1:
+        raise _bad("Conflicting Content-Length headers")
+    length = lengths.pop() if lengths else None
+    if length is not None:
         if length > len(body):
             raise _bad("Content-Length larger than body",
                        line=f"Content-Length: {length} but {len(body)} body bytes")
@@ -580,18 +657,38 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     return Response(int(status_text), reason, headers, body, version)
 
 
+def _decoded_line(raw: bytes, offset: int) -> tuple[str, int]:
+    """One header-block line as text; a CR that does not end a line is an error."""
+    line = raw.decode("utf-8", "surrogateescape")
+    if "\r" in line:
+        raise _bad("Bare CR in message header", offset=offset + raw.index(b"\r"), line=line)
+    return line, offset
+
+
+def _check_version(version: str, first: str, offset: int) -> None:
+    if version.upper() == SIP_VERSION:
+        return
+    if _VERSION.fullmatch(version):
+        raise _bad("Version Not Supported", 505, offset=offset, line=first)
+    raise _bad("Bad SIP version", offset=offset, line=first)
+
+
 def _parse_start_line(first: str, offset: int) -> tuple[str, tuple[str, str, str]]:
-    if first.startswith("SIP/") or first.upper().startswith("SIP/"):
+    """``Method SP Request-URI SP SIP-Version`` or ``SIP-Version SP Status-Code SP
+    Reason-Phrase`` (RFC 3261 7.1, 7.2): single spaces, no control characters (HTAB allowed
+    in a reason phrase), a 3-digit status, a Request-URI that is an absolute URI (and for
+    sip/sips a valid one without headers: RFC 3261 19.1.1)."""
+    if first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
         if len(parts) < 2:
             raise _bad("Bad status line", offset=offset, line=first)
-        version = parts[0]
-        if version.upper() != SIP_VERSION:
-            raise _bad("Version Not Supported", 505, offset=offset, line=first)
-        status_text = parts[1]
-        if len(status_text) != 3 or not status_text.isdigit() or not 100 <= int(status_text) <= 699:
+        version, status_text = parts[0], parts[1]
+        _check_version(version, first, offset)
+        if not _STATUS.fullmatch(status_text):
             raise _bad("Bad status code", offset=offset, line=first)
         reason = parts[2] if len(parts) == 3 else ""
+        if _REASON_BAD.search(reason):
+            raise _bad("Control character in reason phrase", offset=offset, line=first)
         return "response", (version, status_text, reason)
     parts = first.split(" ")
     if len(parts) != 3 or not all(parts):
@@ -599,10 +696,17 @@ def _parse_start_line(first: str, offset: int) -> tuple[str, tuple[str, str, str
     method, uri, version = parts
     if not is_token(method):
         raise _bad("Bad request method", offset=offset, line=first)
-    if not version.upper().startswith("SIP/"):
+    if not version[:4].upper() == "SIP/":
         raise _bad("Bad request line (no SIP version)", offset=offset, line=first)
-    if version.upper() != SIP_VERSION:
-        raise _bad("Version Not Supported", 505, offset=offset, line=first)
-    if ":" not in uri:
-        raise _bad("Bad Request-URI", offset=offset, line=first)
+    _check_version(version, first, offset)
+    problem = uri_problem(uri)
+    if problem is not None:
+        raise _bad(f"Bad Request-URI ({problem})", offset=offset, line=first)
+    if uri.partition(":")[0].lower() in ("sip", "sips"):
+        try:
+            parsed = parse_uri(uri, "Request-URI")
+        except SipParseError as error:
+            raise _bad(error.reason, error.status, offset=offset, line=first) from None
+        if parsed.headers is not None:
+            raise _bad("Bad Request-URI (headers not allowed)", offset=offset, line=first)
     return "request", (method, uri, version)

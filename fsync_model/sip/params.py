@@ -1,11 +1,19 @@
-"""Header values with parameters: ``value;name=token;name="quoted"`` (RFC 3261 section 25.1).
+"""The one lexer for SIP header values: tokens, quoted strings, ``;name=value`` parameters.
 
-One grammar serves the headers that feature sync reads and writes: media types
-(``multipart/mixed;boundary=xyz``), ``Event: as-feature-event;id=1``, ``Subscription-State:
-active;expires=3600``, ``Content-Disposition: signal;handling=required``. Parameters keep their
-order and original case; lookup ignores case. The same scanner reads the comma-separated
-parameter lists of Digest authentication (:mod:`fsync_model.sip.auth`). Malformed input raises
-:class:`~fsync_model.sip.errors.SipParseError` (400, ``"Bad Header: <name>"``), nothing else.
+Every parameter in fsync is read here (RFC 3261 section 25.1: generic-param, SEMI, EQUAL,
+quoted-string, quoted-pair): media types (``multipart/mixed;boundary=xyz``), ``Event:
+as-feature-event;id=1``, ``Subscription-State: active;expires=3600``, the parameters after a
+name-addr or a Via (:mod:`fsync_model.sip.fields` uses :class:`Scanner` and
+:func:`parse_params`), URI parameters (``uri=True``: paramchar, no quoting, no whitespace),
+and the comma-separated lists of Digest authentication (:mod:`fsync_model.sip.auth`).
+Parameters keep their order and original case; lookup ignores case.
+
+The grammar is applied strictly: an empty parameter (``;;``), a value that is neither a
+token, a host nor a quoted string, an unterminated quoted string, or a comma where a ``;``
+belongs (the malformed ``Subscription-State: active, 3600`` seen in the field) raise
+:class:`~fsync_model.sip.errors.SipParseError` (400, ``"Bad Header: <name> (<why>)"``),
+nothing else. :func:`split_outside_quotes` is the lenient exception: it only cuts a list
+into items, and the items are then parsed strictly.
 """
 from __future__ import annotations
 
@@ -21,11 +29,18 @@ from fsync_model.sip.errors import SipParseError
 TOKEN_CHARS = frozenset(string.ascii_letters + string.digits + "-.!%*_+`'~")
 #: gen-value may also be a host; an IPv6 reference needs brackets and colons.
 _VALUE_CHARS = TOKEN_CHARS | frozenset("[]:")
+#: RFC 3261 25.1 paramchar (names and values of URI parameters): param-unreserved /
+#: unreserved / escaped. ``%`` must start an escape (``%41``), which is checked separately.
+URI_PARAM_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + "[]/:&+$%")
+_HEX = frozenset(string.hexdigits)
 _WSP = " \t"
+#: A folded line (RFC 3261 7.3.1): the line break and the whitespace after it are one space.
 _FOLD = re.compile(r"\r?\n[ \t]+")
 
 Param = tuple[str, str | None]
 """One parameter: (name as written, value unquoted, or ``None`` for a flag like ``;lr``)."""
+Params = tuple[Param, ...]
+"""Parameters in the order they were written."""
 
 
 def is_token(text: str) -> bool:
@@ -33,21 +48,72 @@ def is_token(text: str) -> bool:
     return bool(text) and all(char in TOKEN_CHARS for char in text)
 
 
+def find_param(params: Iterable[Param], name: str) -> str | None:
+    """The value of parameter ``name`` (any case): ``""`` for a flag such as ``;lr``,
+    ``None`` when absent. The first match wins."""
+    wanted = name.lower()
+    for param_name, param_value in params:
+        if param_name.lower() == wanted:
+            return "" if param_value is None else param_value
+    return None
+
+
+def has_param(params: Iterable[Param], name: str) -> bool:
+    """True when a parameter called ``name`` (any case) is present, flag or not."""
+    wanted = name.lower()
+    return any(param_name.lower() == wanted for param_name, _ in params)
+
+
 def quote(text: str) -> str:
-    """``text`` as an RFC 3261 quoted-string: ``"`` and ``\\`` escaped as quoted-pairs.
+    """``text`` as an RFC 3261 quoted-string: ``"``, ``\\`` and control characters escaped
+    as quoted-pairs.
 
     CR and LF cannot appear in a quoted-string at all (quoted-pair excludes them), so they
     raise :class:`ValueError`: that is a bug in the caller, not bad input from the wire.
     """
     if "\r" in text or "\n" in text:
         raise ValueError(f"CR/LF cannot be quoted in a SIP header: {text!r}")
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
+    out = []
+    for char in text:
+        if char in '"\\' or (ord(char) < 0x20 and char != "\t") or char == "\x7f":
+            out.append("\\")
+        out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def unquote(text: str) -> str:
+    """``text`` without its surrounding double quotes, quoted-pairs resolved; text that is
+    not quoted comes back unchanged. Lenient (never raises): use :class:`Scanner` to check."""
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        return text
+    inner = text[1:-1]
+    if "\\" not in inner:
+        return inner
+    out: list[str] = []
+    index = 0
+    while index < len(inner):
+        if inner[index] == "\\" and index + 1 < len(inner):
+            index += 1
+        out.append(inner[index])
+        index += 1
+    return "".join(out)
 
 
 def format_param_value(text: str) -> str:
     """A parameter value as written on the wire: bare when it is a token, quoted otherwise."""
-    return text if all(char in _VALUE_CHARS for char in text) and text else quote(text)
+    return text if text and all(char in _VALUE_CHARS for char in text) else quote(text)
+
+
+def format_params(params: Iterable[Param], *, uri: bool = False) -> str:
+    """``;name=value;flag`` for each parameter; with ``uri`` the values are written as they
+    are (URI parameters are never quoted: they stay escaped)."""
+    parts: list[str] = []
+    for name, value in params:
+        if value is None:
+            parts.append(f";{name}")
+        else:
+            parts.append(f";{name}={value if uri else format_param_value(value)}")
+    return "".join(parts)
 
 
 def format_header_value(value: str, params: Iterable[Param] = ()) -> str:
@@ -65,27 +131,26 @@ class HeaderValue:
     """A parsed ``value;params`` header value.
 
     ``value`` is the leading token (or ``type/subtype``) as written, without whitespace
-    around the slash; ``params`` keeps order and case. :meth:`get` looks names up without
-    regard to case and returns the first match.
+    around the slash; ``params`` keeps order and case. :meth:`get` (or :meth:`param`) looks
+    names up without regard to case and returns the first match.
     """
 
     value: str
-    params: tuple[Param, ...] = ()
+    params: Params = ()
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        """The value of parameter ``name`` (any case): ``""`` for a flag such as ``;lr``
-        (as :func:`fsync_model.sip.fields.param` does), ``default`` when absent."""
-        wanted = name.lower()
-        for param_name, param_value in self.params:
-            if param_name.lower() == wanted:
-                return "" if param_value is None else param_value
-        return default
+        """The value of parameter ``name`` (any case): ``""`` for a flag such as ``;lr``,
+        ``default`` when absent."""
+        found = find_param(self.params, name)
+        return default if found is None else found
+
+    def param(self, name: str) -> str | None:
+        """The value of parameter ``name`` (any case), ``""`` for a flag, ``None`` when absent
+        (the spelling used by the other structured values of :mod:`fsync_model.sip.fields`)."""
+        return find_param(self.params, name)
 
     def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str):
-            return False
-        wanted = name.lower()
-        return any(param_name.lower() == wanted for param_name, _ in self.params)
+        return isinstance(name, str) and has_param(self.params, name)
 
     @property
     def value_lower(self) -> str:
@@ -96,23 +161,30 @@ class HeaderValue:
         return format_header_value(self.value, self.params)
 
 
-class _Scanner:
-    """A cursor over one header value; every failure names the header."""
+class Scanner:
+    """A cursor over one header value; every failure names the header.
 
-    def __init__(self, text: str, header: str) -> None:
+    Folded lines are unfolded first; a CR or LF left after that is an error. Building
+    blocks (:meth:`run`, :meth:`quoted_string`, :meth:`params`) are shared by every parser
+    of structured values, so the lexical rules live in one place.
+    """
+
+    def __init__(self, text: str, header: str, *, label: str | None = None) -> None:
         self.text = _FOLD.sub(" ", text)
         self.header = header
+        #: What a failure's reason starts with (``"Bad Header: Via"``, ``"Bad Request-URI"``).
+        self.label = label if label is not None else f"Bad Header: {header}"
         self.pos = 0
         for index, char in enumerate(self.text):
-            if char in "\r\n\x00":
+            if char in "\r\n":
                 self.pos = index
-                self.fail(f"control character {char!r} in value")
+                self.fail(f"line break {char!r} in value")
 
     def fail(self, why: str) -> NoReturn:
         # The position is a character index into one header value, not a byte offset into
         # the message, so it goes into the reason rather than ``offset``.
         raise SipParseError(
-            f"Bad Header: {self.header} ({why} at character {self.pos})", 400, line=self.text
+            f"{self.label} ({why} at character {self.pos})", 400, line=self.text
         )
 
     def at_end(self) -> bool:
@@ -121,11 +193,20 @@ class _Scanner:
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
 
-    def skip_ws(self) -> None:
+    def skip_ws(self) -> bool:
+        """Skip spaces and tabs; true when there were any."""
+        start = self.pos
         while self.pos < len(self.text) and self.text[self.pos] in _WSP:
             self.pos += 1
+        return self.pos > start
+
+    def expect(self, char: str) -> None:
+        if self.peek() != char:
+            self.fail(f"expected {char!r}, found {self.peek() or 'end of value'!r}")
+        self.pos += 1
 
     def run(self, allowed: frozenset[str], what: str) -> str:
+        """Read one or more characters of ``allowed``."""
         start = self.pos
         while self.pos < len(self.text) and self.text[self.pos] in allowed:
             self.pos += 1
@@ -135,7 +216,11 @@ class _Scanner:
         return self.text[start : self.pos]
 
     def quoted_string(self) -> str:
-        """Read ``"..."`` at the cursor; quoted-pairs are unescaped (RFC 3261 25.1)."""
+        """Read ``"..."`` at the cursor; quoted-pairs are unescaped (RFC 3261 25.1).
+
+        qdtext excludes control characters other than HTAB; a quoted-pair may escape any
+        character but CR and LF (so ``\\`` followed by NUL is legal: RFC 4475 intmeth).
+        """
         self.pos += 1  # the opening quote
         out: list[str] = []
         while True:
@@ -161,29 +246,56 @@ class _Scanner:
             return self.quoted_string()
         return self.run(_VALUE_CHARS, "a parameter value")
 
-    def params(self, separator: str, first: bool) -> tuple[Param, ...]:
+    def uri_chars(self, what: str) -> str:
+        """Read 1*paramchar (a URI parameter name or value); ``%`` must start an escape."""
+        start = self.pos
+        text = self.run(URI_PARAM_CHARS, what)
+        check_escapes(text, self, start)
+        return text
+
+    def params(self, separator: str, first: bool, *, uri: bool = False) -> Params:
         """Read ``name[=value]`` items each introduced by ``separator`` (none before the first
-        item when ``first`` is true) up to the end of the text."""
+        item when ``first`` is true) up to the end of the text.
+
+        With ``uri``, names and values are paramchar runs (no quoting, no whitespace).
+        """
         found: list[Param] = []
         need_separator = not first
         while True:
-            self.skip_ws()
+            if not uri:
+                self.skip_ws()
             if self.at_end():
                 return tuple(found)
             if need_separator:
-                if self.peek() != separator:
-                    self.fail(f"expected {separator!r}, found {self.peek()!r}")
-                self.pos += 1
-                self.skip_ws()
-            name = self.run(TOKEN_CHARS, "a parameter name")
-            self.skip_ws()
+                self.expect(separator)
+                if not uri:
+                    self.skip_ws()
             value: str | None = None
-            if self.peek() == "=":
-                self.pos += 1
+            if uri:
+                name = self.uri_chars("a parameter name")
+                if self.peek() == "=":
+                    self.pos += 1
+                    value = self.uri_chars("a parameter value")
+            else:
+                name = self.run(TOKEN_CHARS, "a parameter name")
                 self.skip_ws()
-                value = self.param_value()
+                if self.peek() == "=":
+                    self.pos += 1
+                    self.skip_ws()
+                    value = self.param_value()
             found.append((name, value))
             need_separator = True
+
+
+def check_escapes(text: str, scanner: Scanner, start: int = 0) -> None:
+    """Fail unless every ``%`` in ``text`` starts an escape (RFC 3261 25.1: "%" HEXDIG
+    HEXDIG). ``start`` is where ``text`` begins in the scanner's text (for the position)."""
+    index = text.find("%")
+    while index >= 0:
+        if len(text) < index + 3 or text[index + 1] not in _HEX or text[index + 2] not in _HEX:
+            scanner.pos = start + index
+            scanner.fail("'%' that does not start an escape")
+        index = text.find("%", index + 3)
 
 
 def parse_header_value(text: str, header: str = "header") -> HeaderValue:
@@ -194,7 +306,7 @@ def parse_header_value(text: str, header: str = "header") -> HeaderValue:
     an unterminated quoted string or a comma where a ``;`` belongs (the malformed
     ``active, 3600`` seen in the field) raise :class:`SipParseError` with status 400.
     """
-    scanner = _Scanner(text, header)
+    scanner = Scanner(text, header)
     scanner.skip_ws()
     value = scanner.run(TOKEN_CHARS, "a token")
     scanner.skip_ws()
@@ -205,12 +317,55 @@ def parse_header_value(text: str, header: str = "header") -> HeaderValue:
     return HeaderValue(value, scanner.params(";", first=False))
 
 
-def parse_param_list(
-    text: str, header: str = "header", *, separator: str = ","
-) -> tuple[Param, ...]:
+def parse_params(text: str, header: str = "header", *, uri: bool = False) -> Params:
+    """Parse ``;a=b;c;d="x y"`` (the leading ``;`` optional) into ordered pairs.
+
+    Header parameters (generic-param) by default; with ``uri``, URI parameters (paramchar
+    names and values, escapes kept as written, no whitespace, no quoting).
+    """
+    scanner = Scanner(text, header)
+    if not uri:
+        scanner.skip_ws()
+    leading = scanner.peek() == ";"
+    return scanner.params(";", first=not leading, uri=uri)
+
+
+def parse_param_list(text: str, header: str = "header", *, separator: str = ",") -> Params:
     """Parse a bare list ``name=value, name="quoted", flag`` (the Digest auth-param list).
 
     Unlike :func:`parse_header_value` there is no leading value; the items are separated by
     ``separator``. An empty text gives an empty tuple.
     """
-    return _Scanner(text, header).params(separator, first=True)
+    return Scanner(text, header).params(separator, first=True)
+
+
+def split_outside_quotes(text: str, sep: str) -> list[str]:
+    """Split on ``sep`` except inside double quotes (with quoted-pairs) and angle brackets.
+
+    Lenient on purpose: it only cuts a list header (``Via: a, b``; ``Contact: <x>, <y>``)
+    into items, which are then parsed strictly. An unterminated quote runs to the end.
+    """
+    parts: list[str] = []
+    start = 0
+    in_quotes = False
+    in_angle = False
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if in_quotes:
+            if char == "\\":
+                index += 1
+            elif char == '"':
+                in_quotes = False
+        elif char == '"':
+            in_quotes = True
+        elif char == "<":
+            in_angle = True
+        elif char == ">":
+            in_angle = False
+        elif char == sep and not in_angle:
+            parts.append(text[start:index])
+            start = index + 1
+        index += 1
+    parts.append(text[start:])
+    return parts
