@@ -33,6 +33,7 @@ __all__ = [
     "arrow_for",
     "body_lines",
     "ladder_from_messages",
+    "message_log",
     "message_users",
     "select_messages",
 ]
@@ -519,3 +520,19 @@ def ladder_from_messages(
         note for position in sorted(placed) if position >= len(parsed) for note in placed[position]
     )
     return Ladder(title, tuple(lifelines), tuple(items), caption)
+
+
+def message_log(messages: Sequence[MessageLike]) -> str:
+    """The full text of every message, each under a line saying which one, when (seconds
+    after the first), from where and to where; line ends made LF for a text file."""
+    out: list[str] = []
+    origin = messages[0].time if messages else 0.0
+    for position, record in enumerate(messages, start=1):
+        number = _packet(record)
+        offset = record.time - origin
+        head = f"#{number if number is not None else position}  {offset:+.3f} s  "
+        out.append(f"{head}{record.src} -> {record.dst}")
+        text = bytes(record.data).decode("utf-8", "replace")
+        out.append(text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n"))
+        out.append("")
+    return "\n".join(out)

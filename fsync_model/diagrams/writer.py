@@ -1,19 +1,30 @@
-"""Diagrams as files: a ladder in any of its formats, a plain-text ladder, and the stamp.
+"""Diagrams as files: ladder formats, the do-not-edit stamp, and the ``diagrams/`` folder.
 
 :func:`render_ladder` picks the renderer for a format (SVG, Mermaid, PlantUML, or the ASCII
 ladder of :func:`render_text`, which reads like ``tshark -z flow,any,standard`` with our
 details under each arrow). :func:`stamp` puts "generated from ... by fsync diagrams — do not
 edit" at the top of a generated file, as a comment in that file's own syntax, so a hand edit
 is never mistaken for the source of truth.
+
+:func:`diagram_files` renders every figure of :mod:`fsync_model.diagrams.index` (state
+diagram as DOT and SVG, ladder as SVG, Mermaid and PlantUML, the flow's message text) and the
+index page, in memory and deterministically; :func:`write_tree` puts them in a folder and
+:func:`compare_trees` says which files of a folder are stale, missing or extra.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final, Literal, get_args
 
+from fsync_model.diagrams import index as figure_index
+from fsync_model.diagrams import statediagram
 from fsync_model.diagrams.ladder import Arrow, Ladder, Note, packet_time_text
 from fsync_model.diagrams.mermaid import render_mermaid
 from fsync_model.diagrams.plantuml import render_plantuml
@@ -24,15 +35,22 @@ from fsync_model.diagrams.shorten import (
     shorten_label,
 )
 from fsync_model.diagrams.svg import render_svg
+from fsync_model.profile import Profile
 
 __all__ = [
+    "GENERATOR_MARK",
     "LADDER_FORMATS",
     "LADDER_SUFFIXES",
+    "DiagramSet",
     "LadderFormat",
+    "TreeDiff",
+    "compare_trees",
+    "diagram_files",
     "render_ladder",
     "render_text",
     "stamp",
     "stamp_line",
+    "write_tree",
 ]
 
 LadderFormat = Literal["svg", "mermaid", "plantuml", "txt"]
@@ -60,10 +78,14 @@ def render_ladder(ladder: Ladder, fmt: LadderFormat) -> str:
 # The stamp
 
 
+#: What every stamp contains; :func:`write_tree` only ever deletes files that carry it.
+GENERATOR_MARK: Final = "by fsync diagrams \u2014 do not edit"
+
+
 def stamp_line(source: str) -> str:
     """``generated from spec/broadsoft.yaml by fsync diagrams \u2014 do not edit`` (an em
     dash: ``--`` may not appear inside an XML comment)."""
-    return f"generated from {source} by fsync diagrams \u2014 do not edit"
+    return f"generated from {source} {GENERATOR_MARK}"
 
 
 def stamp(text: str, suffix: str, source: str) -> str:
@@ -137,7 +159,7 @@ def _gaps(ladder: Ladder, header_w: Sequence[int], arrows: dict[int, _TextArrow]
         for i in range(count - 1)
     ]
     needs: list[tuple[int, int, int]] = []
-    for index, text in arrows.items():
+    for text in arrows.values():
         a, b = ladder.position(text.arrow.src), ladder.position(text.arrow.dst)
         width = max([len(text.label) + 6, *(len(d) + 2 * _PAD + 1 for d in text.details)])
         if a == b:
@@ -145,7 +167,6 @@ def _gaps(ladder: Ladder, header_w: Sequence[int], arrows: dict[int, _TextArrow]
                 needs.append((a, a + 1, width + 4))
         else:
             needs.append((min(a, b), max(a, b), width))
-        del index
     for left, right, need in sorted(needs, key=lambda n: (n[1] - n[0], n)):
         have = sum(gaps[left:right])
         if have < need:
@@ -273,3 +294,138 @@ def render_text(ladder: Ladder) -> str:
         for paragraph in printable_lines(ladder.caption.strip()):
             out += textwrap.wrap(paragraph, width) or [""]
     return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------
+# The diagrams/ folder
+
+README: Final = "README.md"
+_FIGURE_LADDERS: Final[tuple[LadderFormat, ...]] = ("svg", "mermaid", "plantuml")
+STATE_SVG_SUFFIX: Final = ".state.svg"
+
+
+@dataclass
+class DiagramSet:
+    """Every generated file by its path under the output folder (``/`` separated), stamped.
+    ``svg_skipped`` is True when ``dot`` was not on PATH, so state SVGs were not drawn."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    figures: int = 0
+    systems: int = 0
+    svg_skipped: bool = False
+
+
+def _figure_files(figure: figure_index.Figure, draw: bool) -> dict[str, str]:
+    source = figure.source
+    dot = stamp(statediagram.state_dot(figure.table, title=figure.full_title), ".dot", source)
+    files = {figure.path("state.dot"): dot}
+    if draw:
+        svg = statediagram.dot_to_svg(dot)
+        if svg is not None:
+            files[figure.path("state.svg")] = stamp(svg, ".svg", source)
+    recording = figure_index.flow_recording(figure)
+    for suffix, fmt in (
+        ("ladder.svg", "svg"),
+        ("ladder.mmd", "mermaid"),
+        ("ladder.puml", "plantuml"),
+    ):
+        text = render_ladder(recording.ladder, fmt)  # type: ignore[arg-type]
+        files[figure.path(suffix)] = stamp(text, "." + suffix.rsplit(".", 1)[1], source)
+    files[figure.path("messages.txt")] = stamp(recording.text, ".txt", source)
+    return files
+
+
+def diagram_files(profiles: Iterable[Profile], *, draw_svg: bool = True) -> DiagramSet:
+    """Every figure's files and the index page. State SVGs need ``dot`` (run in parallel);
+    without it, or with ``draw_svg=False``, only the DOT is written."""
+    all_figures = figure_index.figures(profiles)
+    draw = draw_svg and shutil.which("dot") is not None
+    result = DiagramSet(
+        figures=len(all_figures),
+        systems=len({figure.system for figure in all_figures}),
+        svg_skipped=not draw,
+    )
+    workers = min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        rendered = list(pool.map(lambda figure: _figure_files(figure, draw), all_figures))
+    for files in rendered:
+        result.files.update(files)
+    result.files[README] = stamp(
+        figure_index.readme(all_figures, has_svg=draw), ".md", "spec/*.yaml"
+    )
+    return result
+
+
+def _generated(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    return GENERATOR_MARK.encode("utf-8") in head
+
+
+def write_tree(files: Mapping[str, str], out: Path) -> list[Path]:
+    """Write ``files`` under ``out`` (UTF-8, LF) and delete the files under ``out`` that an
+    earlier run generated and this one did not (a profile or a flow that went away); files
+    without the stamp are never touched. Returns the deleted paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    for relative, text in files.items():
+        target = out / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = text.encode("utf-8")
+        if not target.is_file() or target.read_bytes() != data:
+            target.write_bytes(data)
+    removed = []
+    wanted = {out / relative for relative in files}
+    for path in sorted(out.rglob("*")):
+        if path.is_file() and path not in wanted and _generated(path):
+            path.unlink()
+            removed.append(path)
+    for folder in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return removed
+
+
+@dataclass(frozen=True)
+class TreeDiff:
+    """How a folder differs from a fresh generation (paths relative, ``/`` separated)."""
+
+    stale: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+    @property
+    def clean(self) -> bool:
+        return not (self.stale or self.missing or self.extra)
+
+    def lines(self) -> list[str]:
+        return [
+            *(f"stale:   {path}" for path in self.stale),
+            *(f"missing: {path}" for path in self.missing),
+            *(f"extra:   {path}" for path in self.extra),
+        ]
+
+
+def _files_under(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        return {}
+    return {
+        path.relative_to(folder).as_posix(): path for path in folder.rglob("*") if path.is_file()
+    }
+
+
+def compare_trees(fresh: Path, existing: Path, *, ignore_state_svg: bool = False) -> TreeDiff:
+    """Compare a freshly generated folder with an existing one, byte for byte.
+    ``ignore_state_svg`` leaves state SVGs out (when ``dot`` could not draw the fresh ones)."""
+    new, old = _files_under(fresh), _files_under(existing)
+    if ignore_state_svg:
+        new = {k: v for k, v in new.items() if not k.endswith(STATE_SVG_SUFFIX)}
+        old = {k: v for k, v in old.items() if not k.endswith(STATE_SVG_SUFFIX)}
+    stale = [p for p in sorted(new) if p in old and new[p].read_bytes() != old[p].read_bytes()]
+    return TreeDiff(
+        stale=tuple(stale),
+        missing=tuple(sorted(set(new) - set(old))),
+        extra=tuple(sorted(set(old) - set(new))),
+    )
