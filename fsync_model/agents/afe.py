@@ -133,12 +133,13 @@ def _ring_range(afe: AfeSettings) -> tuple[int, int]:
 
 
 def parse_notify(afe: AfeSettings, ctype: str, body: bytes) -> ParsedBody:
-    """Every feature a NOTIFY reports, in either full-state encoding. A phone is lenient about
-    what real servers send (protocol 1.2): it reads the first of concatenated documents and
-    accepts a missing forwardTo; BodyError (a SipParseError with the status to answer) when
-    the body is unusable."""
+    """Every feature a NOTIFY reports, in either full-state encoding and either namespace
+    spelling. The reference phone is strict about the rest (it is the oracle when a server
+    is under test): a missing or wrong namespace, ``True`` for ``true``, an unknown
+    forwardingType, a ring count out of range raise BodyError (a SipParseError carrying the
+    status to answer); harmless oddities (forwardTo omitted when off) are findings."""
     results = fe.parse_notify_body(ctype, body, accepted_namespaces=afe.accepted_namespaces.value,
-                                   ring_count_range=_ring_range(afe), strict=False)
+                                   ring_count_range=_ring_range(afe), strict=True)
     changes = []
     findings: list[Finding] = []
     for result in results:

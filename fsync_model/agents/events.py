@@ -7,8 +7,9 @@ agent's ``now``).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from fsync_model.agents.state import FeatureState
 
@@ -101,5 +102,5 @@ class Info:
 AgentEvent = StateChanged | MessageLogged | FlowStepped | Problem | Info
 
 
-class Observer(Protocol):
-    def __call__(self, event: AgentEvent) -> None: ...
+#: what an agent reports to: any callable taking one event
+Observer = Callable[[AgentEvent], None]

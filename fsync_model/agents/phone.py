@@ -26,8 +26,16 @@ from fsync_model.agents.events import Observer
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.bodies import csta
 from fsync_model.bodies.feature_event import BodyError
-from fsync_model.model import FAILED, FlowKind, FlowTracker, Input, MachineKey, Party
-from fsync_model.profile import Action, Direction, Feature, Mechanism, Profile, uri_user
+from fsync_model.model import FAILED, FlowKind, FlowTracker, Input, MachineKey, Party, machines_for
+from fsync_model.profile import (
+    Action,
+    Direction,
+    Feature,
+    Mechanism,
+    PolicyMode,
+    Profile,
+    uri_user,
+)
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.message import parse_message
 from fsync_model.sip.sdp import make_offer
@@ -352,6 +360,8 @@ class ReferencePhone(AgentCore):
                           .agrees(FeatureState().applied(change), change.feature))
                 confirm = Input.SERVER_SENDS_NOTIFY if agrees else (
                     Input.SERVER_SENDS_NOTIFY_OLD_STATE)
+                if not flow.tracker.allows(confirm):
+                    self._follow_policy(flow, confirm, now)
                 if self.step(flow.tracker, confirm, now):
                     flow.reported = change
                     trackers.append(flow.tracker)
@@ -370,6 +380,21 @@ class ReferencePhone(AgentCore):
         for tracker in trackers:
             self.step(tracker, Input.PHONE_SENDS_200, now)
         self._check_done(now)
+
+    def _follow_policy(self, flow: _Flow, confirm: Input, now: float) -> None:
+        """The phone cannot know the server's policy: the confirming NOTIFY tells it. Move
+        the flow onto the table of the policy that NOTIFY reveals (same steps so far)."""
+        mode = PolicyMode.REJECT if confirm is Input.SERVER_SENDS_NOTIFY_OLD_STATE else (
+            PolicyMode.ACCEPT)
+        table = machines_for(self.profile.with_policy(mode))[flow.tracker.key]
+        replay = FlowTracker(table, role=Party.PHONE)
+        for step in flow.tracker.steps:
+            if not replay.allows(step.input):
+                return
+            replay.step(step.input, step.time)
+        if replay.allows(confirm):
+            flow.tracker = replay
+            self.info("policy-observed", now, policy=mode.value, change=flow.change.describe())
 
     def _adopt(self, change: Change, cause: str, now: float) -> None:
         """The server's word on one feature: it becomes the confirmed state and the
