@@ -277,16 +277,15 @@ def _check_uri_headers(scanner: Scanner, text: str, start: int) -> None:
         offset += len(item) + 1
 
 
-def _delta_seconds(text: str | None, label: str) -> int | None:
+def _delta_seconds(text: str | None, label: str, name: str) -> int | None:
     """``delta-seconds`` (1*DIGIT, at most 2**32-1) or ``None`` for an absent parameter."""
     if text is None:
         return None
-    if not text or not set(text) <= _DIGIT_CHARS or len(text.lstrip("0")) > 10:
-        raise SipParseError(f"{label} (not a number of seconds)")
-    value = int(text)
-    if value > MAX_DELTA_SECONDS:
-        raise SipParseError(f"{label} (number of seconds too large)")
-    return value
+    if not text or not set(text) <= _DIGIT_CHARS:
+        raise SipParseError(f"{label} ({name} is not a number of seconds)")
+    if len(text.lstrip("0")) > 10 or int(text) > MAX_DELTA_SECONDS:
+        raise SipParseError(f"{label} ({name} too large)")
+    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,8 +305,8 @@ class NameAddr:
     def expires(self) -> int | None:
         """The ``expires`` parameter of a Contact (RFC 3261 section 10.2.1.1) in seconds,
         ``None`` when absent; SipParseError (400) when it is not delta-seconds."""
-        return _delta_seconds(find_param(self.params, "expires"),
-                              "Bad Header: Contact (expires parameter)")
+        return _delta_seconds(find_param(self.params, "expires"), "Bad Header: Contact",
+                              "expires parameter")
 
     def param(self, name: str) -> str | None:
         return find_param(self.params, name)
@@ -383,6 +382,8 @@ def parse_name_addr(text: str, header: str) -> NameAddr:
     uri = scanner.text[scanner.pos + 1 : gt]
     scanner.pos += 1
     problem = uri_problem(uri)
+    if uri != uri.strip(" \t"):
+        problem = "whitespace inside <>"
     if problem is not None:
         scanner.fail(problem)
     scanner.pos = gt + 1
