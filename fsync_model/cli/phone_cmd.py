@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fsync_model.agents.api import PhoneAgentAPI
 from fsync_model.agents.control import (
@@ -16,7 +15,7 @@ from fsync_model.agents.control import (
     SetSync,
     parse_phone_line,
 )
-from fsync_model.agents.events import AgentEvent
+from fsync_model.agents.events import Observer
 from fsync_model.cli import common, runtime
 from fsync_model.cli.main import UsageError
 from fsync_model.profile import Profile
@@ -66,29 +65,33 @@ def register(subparsers: Any, name: str) -> None:
     parser.add_argument("--listen", metavar="ADDR",
                         help="local address (default: the server's transport on "
                              "127.0.0.1 or [::1], port 0)")
-    parser.add_argument("--sync", choices=("on", "off"), default="off",
-                        help="the line's feature-sync setting at start (default off)")
+    parser.add_argument("--sync", choices=("on", "off"),
+                        help="the line's feature-sync setting at start (default: the "
+                             "profile's, off unless it says otherwise)")
     parser.add_argument("--password", metavar="P",
-                        help="digest password, when the server challenges")
+                        help="digest password, when the server challenges (default: fsync, "
+                             "the reference server's default)")
     runtime.add_runtime_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def create_phone(profile: Profile, *, user: str, server: Address, rng: random.Random,
-                 observer: Callable[[AgentEvent], None], sync: bool,
+                 observer: Observer, sync: bool | None,
                  password: str | None) -> PhoneAgentAPI:
-    """The reference phone (imported here: the agents load the model tables)."""
+    """The reference phone (imported here: the agents load the model tables).
+
+    ``sync`` None keeps the profile's default line setting. Messages are not kept in memory;
+    ``--pcap`` records them through the transport's tap instead.
+    """
     try:
-        from fsync_model.agents.phone import ReferencePhone  # type: ignore[import-not-found,unused-ignore]
+        from fsync_model.agents.phone import ReferencePhone
     except ModuleNotFoundError as error:
         if error.name != "fsync_model.agents.phone":
             raise
         raise UsageError("the reference phone is not in this build "
                          "(fsync_model/agents/phone.py is missing)") from None
-
-    return cast(PhoneAgentAPI, ReferencePhone(profile, user=user, server=server, rng=rng,
-                                              observer=observer, sync=sync,
-                                              password=password))
+    return ReferencePhone(profile, user=user, server=server, rng=rng, observer=observer,
+                          sync=sync, password=password, keep_messages=False)
 
 
 class PhoneApp(runtime.AgentApp):
@@ -96,7 +99,7 @@ class PhoneApp(runtime.AgentApp):
     usage = PHONE_USAGE
 
     def __init__(self, vendor: str, profile: Profile, *, user: str, server: Address, seed: int,
-                 sync: bool, password: str | None) -> None:
+                 sync: bool | None, password: str | None) -> None:
         super().__init__(vendor)
         self.profile = profile
         self.user = user
@@ -111,7 +114,7 @@ class PhoneApp(runtime.AgentApp):
         assert self._agent is not None, "agent not created yet"
         return self._agent
 
-    def create_agent(self, observer: Callable[[AgentEvent], None]) -> PhoneAgentAPI:
+    def create_agent(self, observer: Observer) -> PhoneAgentAPI:
         self._agent = create_phone(self.profile, user=self.user, server=self.server,
                                    rng=random.Random(self.seed), observer=observer,
                                    sync=self.sync, password=self.password)
@@ -131,14 +134,20 @@ class PhoneApp(runtime.AgentApp):
                     "state": agent.state.to_json(), "indicator": agent.indicator.to_json()}
         if isinstance(command, QueryState):
             return {"event": "state", "user": self.user, "state": agent.state.to_json(),
-                    "indicator": agent.indicator.to_json(), "sync": self.sync}
+                    "indicator": agent.indicator.to_json(), "sync": self.sync_active}
         if isinstance(command, SetSync):
             agent.set_sync(command.on, now)
             self.sync = command.on
-            return {"event": "ok", "user": self.user, "sync": command.on}
+            return {"event": "ok", "user": self.user, "sync": self.sync_active}
         if isinstance(command, Help):
             return {"event": "help", "usage": PHONE_USAGE}
         raise ValueError(f"not a phone command; forms: {PHONE_USAGE}")
+
+    @property
+    def sync_active(self) -> bool:
+        """Whether the line syncs now (the profile may force it on whatever the setting)."""
+        active = getattr(self.agent, "sync_active", None)
+        return bool(self.sync) if active is None else bool(active)
 
     def state_document(self, user: str | None) -> Any | None:
         if user is not None and user != self.user:
@@ -146,7 +155,7 @@ class PhoneApp(runtime.AgentApp):
         return self.agent.state.to_json()
 
     def health(self) -> dict[str, Any]:
-        return {"user": self.user, "server": str(self.server), "sync": self.sync}
+        return {"user": self.user, "server": str(self.server), "sync": self.sync_active}
 
 
 def default_listen(server: Address) -> Address:
@@ -174,5 +183,6 @@ def _run(args: argparse.Namespace) -> int:
     profile = common.resolve_vendor(args)
     runtime.configure_logging(options.quiet)
     app = PhoneApp(args.vendor, profile, user=user, server=server, seed=options.seed,
-                   sync=args.sync == "on", password=args.password)
+                   sync=None if args.sync is None else args.sync == "on",
+                   password=args.password)
     return runtime.Runtime(app, options).run()

@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Final, TextIO
 
 from fsync_model.agents.api import SansIOEndpoint
 from fsync_model.agents.control import Command, ControlError
-from fsync_model.agents.events import AgentEvent, Info
+from fsync_model.agents.events import AgentEvent, Info, Observer
 from fsync_model.cli.httpapi import ApiRoutes, HttpServer
 from fsync_model.cli.main import EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError
 from fsync_model.transport.address import Address, AddressError, is_loopback, parse_address
@@ -283,7 +283,7 @@ class AgentApp(ABC):
         self.vendor = vendor
 
     @abstractmethod
-    def create_agent(self, observer: Callable[[AgentEvent], None]) -> SansIOEndpoint:
+    def create_agent(self, observer: Observer) -> SansIOEndpoint:
         """Build the agent (the runtime binds it once the driver is open)."""
 
     def started(self, now: float) -> None:

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fsync_model.agents.api import ServerAgentAPI
 from fsync_model.agents.control import (
@@ -16,10 +15,10 @@ from fsync_model.agents.control import (
     SetPolicy,
     parse_server_line,
 )
-from fsync_model.agents.events import AgentEvent
+from fsync_model.agents.events import Observer
 from fsync_model.cli import common, runtime
 from fsync_model.cli.main import UsageError
-from fsync_model.profile import PolicyMode, Profile
+from fsync_model.profile import Profile
 
 DESCRIPTION = """\
 Run the reference server of a vendor profile, to test a phone: it answers REGISTER,
@@ -69,6 +68,9 @@ def register(subparsers: Any, name: str) -> None:
                              "then NOTIFY the old state) or error (answer STATUS, 4xx-6xx, "
                              "e.g. error:403; default the profile's error_status); default: "
                              "the profile's policy")
+    parser.add_argument("--password", metavar="P",
+                        help="digest password of every user, when the profile challenges "
+                             "(default: fsync, the reference phone's default)")
     runtime.add_runtime_arguments(parser)
     parser.set_defaults(run=run)
 
@@ -89,32 +91,39 @@ def parse_policy(text: str) -> tuple[str, int | None]:
     return policy, int(status_text)
 
 
-def create_server(profile: Profile, *, rng: random.Random, observer: Callable[[AgentEvent], None],
-                  policy: str, policy_status: int | None) -> ServerAgentAPI:
-    """The reference server (imported here: the agents load the model tables)."""
+def create_server(profile: Profile, *, rng: random.Random,
+                  observer: Observer, policy: str | None,
+                  policy_status: int | None, password: str | None) -> ServerAgentAPI:
+    """The reference server (imported here: the agents load the model tables).
+
+    ``policy`` None keeps the profile's. Messages are not kept in memory (a long run would
+    grow without bound); ``--pcap`` records them through the transport's tap instead.
+    """
     try:
-        from fsync_model.agents.server import ReferenceServer  # type: ignore[import-not-found,unused-ignore]
+        from fsync_model.agents.server import DEFAULT_PASSWORD, ReferenceServer
     except ModuleNotFoundError as error:
         if error.name != "fsync_model.agents.server":
             raise
         raise UsageError("the reference server is not in this build "
                          "(fsync_model/agents/server.py is missing)") from None
-
-    return cast(ServerAgentAPI, ReferenceServer(profile, rng=rng, observer=observer,
-                                                policy=policy, policy_status=policy_status))
+    return ReferenceServer(profile, rng=rng, observer=observer, policy=policy,
+                           policy_status=policy_status,
+                           password=password if password is not None else DEFAULT_PASSWORD,
+                           keep_messages=False)
 
 
 class ServerApp(runtime.AgentApp):
     role = "server"
     usage = SERVER_USAGE
 
-    def __init__(self, vendor: str, profile: Profile, *, seed: int, policy: str,
-                 policy_status: int | None) -> None:
+    def __init__(self, vendor: str, profile: Profile, *, seed: int, policy: str | None,
+                 policy_status: int | None, password: str | None) -> None:
         super().__init__(vendor)
         self.profile = profile
         self.seed = seed
         self.policy = policy
         self.policy_status = policy_status
+        self.password = password
         self._agent: ServerAgentAPI | None = None
 
     @property
@@ -122,10 +131,11 @@ class ServerApp(runtime.AgentApp):
         assert self._agent is not None, "agent not created yet"
         return self._agent
 
-    def create_agent(self, observer: Callable[[AgentEvent], None]) -> ServerAgentAPI:
+    def create_agent(self, observer: Observer) -> ServerAgentAPI:
         self._agent = create_server(self.profile, rng=random.Random(self.seed),
                                     observer=observer, policy=self.policy,
-                                    policy_status=self.policy_status)
+                                    policy_status=self.policy_status,
+                                    password=self.password)
         return self._agent
 
     def parse(self, line: str) -> Command | None:
@@ -162,8 +172,11 @@ class ServerApp(runtime.AgentApp):
         return self.agent.state(user).to_json()
 
     def health(self) -> dict[str, Any]:
-        return {"users": len(self.agent.users()), "policy": self.policy,
-                "policy_status": self.policy_status}
+        policy = self.policy or str(self.profile.policy.mode.value)
+        status = self.policy_status
+        if policy == "error" and status is None:
+            status = self.profile.policy.error_status.value
+        return {"users": len(self.agent.users()), "policy": policy, "policy_status": status}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,12 +191,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("--listen: the same address twice; give each address once")
     options = runtime.runtime_options(args, listen)
     profile = common.resolve_vendor(args)
-    if override is None:
-        policy, status = str(profile.policy.mode.value), None
-    else:
-        policy, status = override
-        profile = profile.with_policy(PolicyMode(policy), status)
+    policy, status = override if override is not None else (None, None)
     runtime.configure_logging(options.quiet)
     app = ServerApp(args.vendor, profile, seed=options.seed, policy=policy,
-                    policy_status=status)
+                    policy_status=status, password=args.password)
     return runtime.Runtime(app, options).run()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from fsync_model.agents.control import SetFeature, parse_phone_line
-from fsync_model.agents.events import AgentEvent, Info, MessageLogged, Problem, StateChanged
+from fsync_model.agents.events import Info, MessageLogged, Observer, Problem, StateChanged
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.sip.message import Request, Response, build_request, parse_message
 from fsync_model.transport.address import Address
@@ -33,9 +33,6 @@ from fsync_model.transport.address import Address
 REPO = Path(__file__).resolve().parents[2]
 #: Seconds any single wait on a subprocess may take before the test fails.
 WAIT = 10.0
-
-Observer = Callable[[AgentEvent], None]
-
 
 def _user_of(request: Request) -> str:
     match = re.search(r"sip:([^@>;]+)@", request.headers.get("from") or "")
@@ -89,11 +86,13 @@ class FakeServer(_FakeAgent):
     """Answers REGISTER 200; applies MESSAGE bodies per policy; admin changes send MESSAGE."""
 
     def __init__(self, profile: Any, *, rng: random.Random, observer: Observer,
-                 policy: str = "accept", policy_status: int | None = None) -> None:
+                 policy: str | None = None, policy_status: int | None = None,
+                 password: str | None = None) -> None:
         super().__init__(observer)
         self.profile = profile
         self.rng = rng
-        self.policies: dict[str | None, tuple[str, int | None]] = {None: (policy, policy_status)}
+        self.policies: dict[str | None, tuple[str, int | None]] = {
+            None: (policy or "accept", policy_status)}
         self.states: dict[str, FeatureState] = {}
         self.contacts: dict[str, Address] = {}
 
@@ -145,11 +144,12 @@ class FakePhone(_FakeAgent):
     """Registers; with sync, sends key presses as MESSAGE and confirms on 200."""
 
     def __init__(self, profile: Any, *, user: str, server: Address, rng: random.Random,
-                 observer: Observer, sync: bool = False, password: str | None = None) -> None:
+                 observer: Observer, sync: bool | None = None,
+                 password: str | None = None) -> None:
         super().__init__(observer)
         self.user = user
         self.server = server
-        self.sync = sync
+        self.sync = bool(sync)
         self._state = FeatureState()
         self._pending: FeatureState | None = None
         self._deadline: float | None = None
@@ -259,18 +259,20 @@ class AgentProcess:
 
     def _read_stdout(self) -> None:
         assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            try:
-                obj = json.loads(raw)
-            except ValueError:
-                obj = {"event": "NOT-JSON", "raw": raw}
-            self.lines.put(obj)
+        with contextlib.suppress(ValueError, OSError):  # closed under us: the test is over
+            for raw in self.proc.stdout:
+                try:
+                    obj = json.loads(raw)
+                except ValueError:
+                    obj = {"event": "NOT-JSON", "raw": raw}
+                self.lines.put(obj)
         self.lines.put(None)
 
     def _read_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for raw in self.proc.stderr:
-            self.stderr.append(raw)
+        with contextlib.suppress(ValueError, OSError):
+            for raw in self.proc.stderr:
+                self.stderr.append(raw)
 
     def expect(self, predicate: Callable[[dict[str, Any]], bool] | str,
                timeout: float = WAIT, **fields: Any) -> dict[str, Any]:
@@ -328,6 +330,8 @@ class AgentProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=WAIT)
+        for thread in self._threads:  # they end at EOF, now that the process is gone
+            thread.join(timeout=WAIT)
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if stream is not None:
                 with contextlib.suppress(OSError):
