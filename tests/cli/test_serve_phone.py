@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
@@ -209,73 +208,7 @@ def test_exit_on_eof_with_stdin_from_dev_null() -> None:
     assert json.loads(result.stdout.splitlines()[-1])["what"] == "stopped"
 
 
-# -- phone and server together --------------------------------------------------------------
-
-@pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_phone_registers_and_follows_server_changes(transport: str) -> None:
-    with AgentProcess(["serve", "--vendor", "broadsoft", "--listen",
-                       f"{transport}:127.0.0.1:0"]) as server:
-        address = server.listening()[0]
-        with AgentProcess(_phone(address)) as phone:
-            local = phone.listening()[0]
-            assert local.startswith(f"{transport}:127.0.0.1:") and not local.endswith(":0")
-            phone.expect("info", what="registered")
-            server.expect("info", what="registered", user="1001")
-
-            server.send("1001 dnd on")
-            server.expect("ok")
-            assert phone.expect("state", cause="server")["state"]["dnd"] is True
-            phone.send("state")
-            assert phone.expect("state", line="state")["state"]["dnd"] is True
-            assert phone.signal(signal.SIGTERM)[0] == 0
-        assert server.signal(signal.SIGTERM)[0] == 0
-
-
-def test_phone_sync_and_server_policy() -> None:
-    with AgentProcess([*SERVE, "--policy", "error:486"]) as server:
-        address = server.listening()[0]
-        with AgentProcess(_phone(address, "--sync", "on", "--quiet")) as phone:
-            phone.expect("info", what="registered")
-            phone.send("dnd on")
-            assert phone.expect("problem")["message"] == "486"  # --policy error:486
-
-            server.send("* policy accept")
-            server.expect("ok", line="* policy accept")
-            phone.send("cfa on 2000")
-            pending = phone.expect("state", confirmed=False)
-            assert pending["state"]["cfa"] == {"on": True, "target": "2000"}
-            ok = phone.expect("ok", line="cfa on 2000")
-            assert ok["indicator"]["cfa"]["on"] is True and ok["state"]["cfa"]["on"] is False
-            assert phone.expect("state", confirmed=True)["state"]["cfa"]["on"] is True
-            assert server.expect("state", cause="phone")["state"]["cfa"]["target"] == "2000"
-
-            server.send("1001 policy error 403")
-            server.expect("ok")
-            phone.send("dnd on")
-            assert phone.expect("problem")["message"] == "403"
-            phone.send("sync off")
-            assert phone.expect("ok", line="sync off")["sync"] is False
-            phone.send("dnd on")
-            phone.expect("state", cause="key", confirmed=True)
-            phone.send("bogus")
-            assert "unknown feature 'bogus'" in phone.expect("error")["message"]
-            assert not [o for o in phone.seen if o["event"] == "message"]  # --quiet
-            assert phone.signal(signal.SIGTERM)[0] == 0
-        assert server.signal(signal.SIGTERM)[0] == 0
-
-
-def test_pcap_records_the_traffic(tmp_path: Path) -> None:
-    capture = tmp_path / "server.pcap"
-    with AgentProcess([*SERVE, "--pcap", str(capture), "--seed", "7"]) as server:
-        address = server.listening()[0]
-        with AgentProcess(_phone(address)) as phone:
-            phone.expect("info", what="registered")
-            assert phone.signal()[0] == 0
-        assert server.signal()[0] == 0
-    data = capture.read_bytes()
-    assert data[:4] == (0xA1B2C3D4).to_bytes(4, "little")
-    assert b"REGISTER sip:1001@127.0.0.1 SIP/2.0" in data and b"SIP/2.0 200 OK" in data
-
+# -- phone and server: see test_serve_phone_agents.py (the real agents) ------------------
 
 # -- the runtime's parts, in process ---------------------------------------------------------
 

@@ -133,6 +133,16 @@ def test_policy_error_reverts_the_indicator() -> None:
             assert answer["state"]["dnd"] is False and answer["indicator"]["dnd"] is False
             server.send("1001 state")
             assert server.expect("state", line="1001 state")["state"]["dnd"] is False
+
+            server.send("* policy accept")  # at run time, for every user
+            server.expect("ok", line="* policy accept")
+            phone.send("dnd on")
+            assert phone.expect("state", confirmed=True)["state"]["dnd"] is True
+            server.send("1001 policy error 480")  # one user
+            server.expect("ok", line="1001 policy error 480")
+            phone.send("dnd off")
+            phone.expect("state", confirmed=False)
+            assert phone.expect("state", confirmed=True)["state"]["dnd"] is True  # reverted
             _stop_cleanly(phone)
         _stop_cleanly(server)
 
