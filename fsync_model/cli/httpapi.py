@@ -3,11 +3,15 @@
 A small HTTP/1.1 server on asyncio streams (no web framework), for loopback use by lab
 scripts that would rather poll than read stdout::
 
-    POST /command          body: a control line (text/plain) or {"line": "1001 dnd on"}
+    POST /command          body: a control line (text/plain) or {"line": "1001 dnd on"};
+                           200 with the result line ({"event": "ok" | "state" | ...}),
+                           400 with {"event": "error", "message": ..., "line": ...}
     GET  /state            server: {"<user>": <state JSON>, ...}; phone: <state JSON>
-    GET  /state/<user>     <state JSON> of one user
-    GET  /events?since=N   {"events": [{"seq": N+1, "event": ...}, ...], "last": M, ...}
-    GET  /health           {"status": "ok", "role": ..., ...}
+    GET  /state/<user>     <state JSON> of one user (the phone: 404 for another user)
+    GET  /events?since=N   {"events": [{"seq": N+1, "event": ...}, ...], "last": M,
+                           "missed": K}: the stdout lines after seq N still buffered (the
+                           last 2000); poll again with since=M; K lines were dropped unseen
+    GET  /health           {"status": "ok", "role": ..., "vendor": ..., "listening": ...}
 
 Every answer is a JSON object with a Content-Length. Errors are JSON too,
 ``{"error": "<what went wrong and what to send instead>", "status": 400}``, with the proper

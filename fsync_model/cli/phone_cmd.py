@@ -34,9 +34,9 @@ control lines (stdin, or POST /command), the user is the phone's own:
   state                             sync on|off        (the line's feature-sync setting)
   help                              lines starting with # are comments
 
-output (stdout): one JSON object per line: every agent event (state, message, step,
-problem, info), then once bound {"event": "info", "what": "listening", "address":
-"udp:127.0.0.1:PORT"} (so --listen port 0 can be used), and one result per control line:
+output (stdout): one JSON object per line: first, once bound, {"event": "info", "what":
+"listening", "address": "udp:127.0.0.1:PORT"} (so --listen port 0 can be used); then every
+agent event (state, message, step, problem, info) and one result per control line:
 {"event": "ok", ...}, {"event": "state", "user": ..., "state": {...}, "indicator":
 {...}} or {"event": "error", "message": ..., "line": ...} (the phone carries on).
 Logs go to stderr.

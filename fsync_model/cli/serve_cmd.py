@@ -64,10 +64,10 @@ def register(subparsers: Any, name: str) -> None:
                         help="address to listen on, e.g. udp:127.0.0.1:5070 or "
                              "tcp:127.0.0.1:5070 (repeat for several; port 0 picks one)")
     parser.add_argument("--policy", metavar="accept|reject|error[:STATUS]",
-                        help="how changes from phones are answered: accept, reject (2xx, "
-                             "then NOTIFY the old state) or error (answer STATUS, 4xx-6xx, "
-                             "e.g. error:403; default the profile's error_status); default: "
-                             "the profile's policy")
+                        help="how changes from phones are answered (default: the "
+                             "profile's policy): accept; reject (2xx, then NOTIFY the old "
+                             "state); error (the profile's error status) or error:STATUS "
+                             "(4xx-6xx, e.g. error:403)")
     parser.add_argument("--password", metavar="P",
                         help="digest password of every user, when the profile challenges "
                              "(default: fsync, the reference phone's default)")
