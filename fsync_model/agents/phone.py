@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import count
 
 from fsync_model.agents import afe as afe_bodies
@@ -65,7 +65,6 @@ from fsync_model.transport.address import Address
 
 DEFAULT_PASSWORD = "fsync"
 _ALLOW = "INVITE, ACK, BYE, CANCEL, NOTIFY, INFO, OPTIONS"
-_ids = count(1)
 
 
 def hostport(address: Address) -> str:
@@ -80,7 +79,8 @@ class _Flow:
     change: Change
     tracker: FlowTracker
     mechanism: Mechanism
-    id: int = field(default_factory=lambda: next(_ids))
+    #: numbered per phone (not per process): runs stay byte-identical for a seed
+    id: int
     #: the state the confirming NOTIFY reported (as-feature-event)
     reported: Change | None = None
 
@@ -132,6 +132,7 @@ class ReferencePhone(AgentCore):
         self._in_flight: _Flow | None = None
         self._txn_flows: dict[TransactionKey, _Flow] = {}
         self._uacsta: FlowTracker | None = None
+        self._flow_ids = count(1)
         self.on_timer("register", self._on_register_timer)
         self.on_timer("subscribe", self._on_subscribe_timer)
         self.on_timer("confirm", self._on_confirm_timer)
@@ -425,7 +426,7 @@ class ReferencePhone(AgentCore):
         self._queue.popleft()
         key = self.flow_key(change.feature, Direction.PHONE)
         assert key is not None
-        flow = _Flow(change, self.tracker(key), mechanism)
+        flow = _Flow(change, self.tracker(key), mechanism, next(self._flow_ids))
         self._in_flight = flow
         self.step(flow.tracker, Input.PHONE_USER_CHANGE, now)
         self._indicator = self._indicator.applied(change)

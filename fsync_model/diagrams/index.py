@@ -358,9 +358,55 @@ def recorded_flow(
     return FlowRecording(ladder, message_log(messages), "reference agents")
 
 
+def _agent_messages(figure: Figure) -> tuple[list[MessageLike], dict[str, str]]:
+    """The messages of ``figure``'s flow as the seeded reference agents ran it in memory:
+    a feature flow's own exchange; for the registration, subscription and uaCSTA-session
+    lifecycles, the matching part of a flow's set-up. Empty when nothing is sent (the line
+    setting)."""
+    from fsync_model.testing.flows import flows_of, run_flow
+
+    specs = flows_of(figure.profile)
+    if not specs:
+        return [], {}
+    from fsync_model.transport.memory import MemoryNetwork
+
+    spec = next((s for s in specs if s.key == figure.key), None)
+    # a fixed link delay: the ladder's time column reads like a capture, and stays stable
+    network = MemoryNetwork(seed=1, delay=(0.002, 0.002))
+    run = run_flow(spec if spec is not None else specs[0], network=network)
+    names = {}
+    if run.phone_address is not None:
+        names[str(run.phone_address)] = "phone 1001"
+    if run.server_address is not None:
+        names[str(run.server_address)] = f"server ({figure.profile.name})"
+    if spec is not None:
+        return [*run.messages], names
+    kind = figure.key.kind.value
+    wanted = {"registration": (b"REGISTER",), "subscription": (b"SUBSCRIBE", b"NOTIFY"),
+              "uacsta-session": (b"INVITE", b"ACK", b"INFO")}.get(kind)
+    if wanted is None:
+        return [], names
+    picked: list[MessageLike] = [m for m in run.setup_messages if _method_of(m.data) in wanted]
+    return picked, names
+
+
+def _method_of(data: bytes) -> bytes:
+    """The request method, or for a response the CSeq method."""
+    first = data.split(b" ", 1)[0]
+    if first != b"SIP/2.0":
+        return first
+    for line in data.split(b"\r\n"):
+        if line[:5].lower() == b"cseq:":
+            return line.split()[-1]
+    return b""
+
+
 def flow_recording(figure: Figure) -> FlowRecording:
-    """Where every ladder comes from. Today: :func:`expected_flow`. When the agents' in-memory
-    run helper lands: ``recorded_flow(figure, <its messages for figure.key>)``."""
+    """Where every ladder comes from: a run between the reference agents when the flow sends
+    anything, else (the line setting) the table's expected path."""
+    messages, names = _agent_messages(figure)
+    if messages:
+        return recorded_flow(figure, messages, lifeline_names=names)
     return expected_flow(figure)
 
 
@@ -467,10 +513,11 @@ def readme(all_figures: Sequence[Figure], *, has_svg: bool = True) -> str:
         "and the text of its messages) and the **state diagram** of its transition table (SVG "
         "and DOT), drawn from the same table the reference agents and the tests run.",
         "",
-        "Ladders show the flow the transition table expects (its happy path, with the state "
-        "after each step) until the reference agents can run each flow in memory; state "
-        "diagrams label edges as the phone sees them (`send`, `recv`), draw the guide's flow "
-        "in bold and final states as double circles.",
+        "Ladders are real runs: the seeded reference phone and server exchange the flow on "
+        "an in-memory network with a fixed 2 ms link delay, every step checked against the "
+        "table (the line setting, which sends nothing, shows the table's expected path). "
+        "State diagrams label edges as the phone sees them (`send`, `recv`), draw the "
+        "guide's flow in bold and final states as double circles.",
         "",
         "\u26a0 marks a value in a profile that no capture has confirmed yet: correct it in "
         "`spec/` and run `fsync diagrams` again. `fsync diagrams --check` fails when these "

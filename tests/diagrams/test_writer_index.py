@@ -80,7 +80,7 @@ def test_unconfirmed_settings_follow_the_flow() -> None:
 
 @pytest.mark.parametrize("figure", FIGURES, ids=list(BY_KEY))
 def test_expected_ladder_is_the_happy_path(figure: Figure) -> None:
-    recording = flow_recording(figure)
+    recording = expected_flow(figure)
     assert recording.origin == "transition table"
     path = happy_path(figure.table)
     arrows = recording.ladder.arrows
@@ -92,6 +92,21 @@ def test_expected_ladder_is_the_happy_path(figure: Figure) -> None:
     states = [i.text for i in recording.ladder.items if isinstance(i, Note) and i.kind == "state"]
     assert states == [figure.table.initial, *(row.dest for row in path)]
     assert all(row.label in recording.text for row in path)
+
+
+@pytest.mark.parametrize("figure", FIGURES, ids=list(BY_KEY))
+def test_published_ladders_are_runs_of_the_reference_agents(figure: Figure) -> None:
+    """Every figure that sends anything is drawn from a real run; its first message is the
+    first message the table's path sends (the line setting sends nothing)."""
+    recording = flow_recording(figure)
+    wire = [row for row in happy_path(figure.table) if row.input.on_wire]
+    if not wire:
+        assert recording.origin == "transition table"
+        return
+    assert recording.origin == "reference agents"
+    first = recording.ladder.arrows[0].label.split()[0]
+    assert wire[0].label.split()[0] == first
+    assert len(recording.ladder.arrows) >= len(wire)
 
 
 def test_expected_ladder_splits_long_labels_into_details() -> None:
