@@ -19,11 +19,13 @@ they disagree), and each serializer is checked for a byte-exact round trip. Timi
 best of ``--repeat`` runs of ``--number`` iterations (``timeit``; the garbage collector is
 off while timing, as ``timeit`` does by default). Nothing here asserts a time: the numbers
 are for reading. ``--quick`` runs a few iterations only (the smoke test uses it);
-``--profile`` adds a cProfile of fsync's path.
+``--profile`` adds a cProfile of fsync's path; ``--cpu`` times with process CPU time
+instead of wall time, which is steadier on a shared machine.
 
     python bench/bench_parser.py            # full run
     python bench/bench_parser.py --quick    # seconds, for CI
     python bench/bench_parser.py --profile  # plus where fsync's time goes
+    python bench/bench_parser.py --cpu      # CPU time: steadier when the box is busy
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ import io
 import platform
 import pstats
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,7 +161,7 @@ def load_corpus() -> list[tuple[str, bytes]]:
 
 
 def measure(corpus: list[tuple[str, bytes]], runners: dict[str, Runner], number: int,
-            repeat: int) -> list[Result]:
+            repeat: int, clock: Callable[[], float] = time.perf_counter) -> list[Result]:
     results = []
     for name, data in corpus:
         result = Result(name, {}, {}, {}, {})
@@ -171,7 +174,8 @@ def measure(corpus: list[tuple[str, bytes]], runners: dict[str, Runner], number:
                 continue
             result.access[parser] = access
             result.round_trip[parser] = out == data
-            timer = timeit.Timer(lambda run=run, data=data: run(data))  # type: ignore[misc]
+            timer = timeit.Timer(lambda run=run, data=data: run(data),  # type: ignore[misc]
+                                 timer=clock)
             best = min(timer.repeat(repeat=repeat, number=number))
             result.micros[parser] = best / number * 1e6
         results.append(result)
@@ -196,7 +200,8 @@ def cell(value: float | None) -> str:
     return f"{value:9.1f}" if value is not None else "     fail"
 
 
-def report(results: list[Result], parsers: list[str], number: int, repeat: int) -> None:
+def report(results: list[Result], parsers: list[str], number: int, repeat: int,
+           clock_name: str) -> None:
     import fsync_model
 
     print(f"Python {platform.python_version()} ({platform.python_implementation()}) "
@@ -204,7 +209,7 @@ def report(results: list[Result], parsers: list[str], number: int, repeat: int) 
     print(f"fsync from {Path(fsync_model.__file__).parent}; "
           f"sipmessage {version_of('sipmessage')}; dpkt {version_of('dpkt')}")
     print(f"{len(results)} messages; best of {repeat} x {number} iterations per message and "
-          "parser (parse + 7 accesses + serialize)")
+          f"parser (parse + 7 accesses + serialize), {clock_name} time")
     print()
     header = f"{'message':<30}" + "".join(f"{p + ' us':>14}" for p in parsers)
     header += f"{'fsync/sipmessage':>18}{'fsync/dpkt':>12}"
@@ -263,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=None, help="iterations per timing run")
     parser.add_argument("--repeat", type=int, default=None, help="timing runs (best is kept)")
     parser.add_argument("--profile", action="store_true", help="cProfile fsync's path too")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time with process CPU time instead of wall time (steadier on a "
+                        "shared, loaded machine)")
     parser.add_argument("--only", choices=sorted(RUNNERS), action="append",
                         help="parsers to run (fsync always runs)")
     args = parser.parse_args(argv)
@@ -271,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     wanted = ["fsync", *[p for p in RUNNERS if p != "fsync" and (not args.only or p in args.only)]]
     runners = {p: RUNNERS[p]() for p in wanted}
     corpus = load_corpus()
-    results = measure(corpus, runners, number, repeat)
-    report(results, wanted, number, repeat)
+    clock = time.process_time if args.cpu else time.perf_counter
+    results = measure(corpus, runners, number, repeat, clock)
+    report(results, wanted, number, repeat, "CPU" if args.cpu else "wall")
     if args.profile:
         print()
         print(profile_fsync(corpus, rounds=50 if args.quick else 500, limit=30))
