@@ -321,11 +321,17 @@ class _MessageAccess:
         return "*" in self.headers.values("contact")
 
     def _value_params(self, name: str) -> HeaderValue | None:
+        """``value;params`` of header ``name``: a media type (``type/subtype``) for
+        Content-Type, a single token for the others (Event, Subscription-State)."""
         def make() -> HeaderValue | None:
             raw = self.headers.get(name)
             if raw is None:
                 return None
-            return parse_header_value(raw, pretty_name(name))
+            parsed = parse_header_value(raw, pretty_name(name))
+            if ("/" in parsed.value) != (name == "content-type"):
+                why = "not type/subtype" if name == "content-type" else "'/' in value"
+                raise SipParseError(f"Bad Header: {pretty_name(name)} ({why})", line=raw)
+            return parsed
 
         return self._cached(name, make)  # type: ignore[no-any-return]
 
