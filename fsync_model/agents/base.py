@@ -38,7 +38,7 @@ from fsync_model.profile import Direction, Feature, Profile
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.message import parse_message
 from fsync_model.sip.timers import Deadlines, TimerConfig
-from fsync_model.sip.useragent import MessageRecord, UaEvent, UserAgent
+from fsync_model.sip.useragent import MessageRecord, RequestReceived, UaEvent, UserAgent
 from fsync_model.transport.address import Address
 
 
@@ -95,6 +95,7 @@ class AgentCore:
         timers: TimerConfig | None = None,
         log_messages: bool = True,
         keep_messages: bool = True,
+        keep_steps: bool = True,
         ua_options: dict[str, Any] | None = None,
     ) -> None:
         self.profile = profile
@@ -107,6 +108,9 @@ class AgentCore:
         self.deadlines = Deadlines()
         self.log_messages = log_messages
         self.keep_messages = keep_messages
+        #: keep every Step and Problem (tests, coverage, reports); a long-running server
+        #: turns this off and relies on the observer
+        self.keep_steps = keep_steps
         #: every message in and out (for pcaps and ladders), when ``keep_messages``
         self.messages: list[MessageRecord] = []
         #: every step of every tracker, in order (for coverage and ladders' state notes)
@@ -156,13 +160,28 @@ class AgentCore:
             event = self.ua.next_event()
             if event is None:
                 return
-            self.handle_ua_event(event, now)
+            try:
+                self.handle_ua_event(event, now)
+            except SipParseError as error:
+                self._unreadable(event, error, now)
+
+    def _unreadable(self, event: UaEvent, error: SipParseError, now: float) -> None:
+        """The agent read a header of ``event`` that does not parse (a Contact when making
+        a dialog, ...): answer a request with the error's status unless it was answered,
+        report it, and carry on (a reference agent keeps serving)."""
+        if isinstance(event, RequestReceived):
+            txn = self.ua.server_transaction(event.transaction)
+            last = txn.last_response if txn is not None else None
+            if txn is not None and (last is None or last.status < 200):
+                self.ua.reply(event.transaction, error.status, now, error.reason)
+        self.problem("SIP-UNREADABLE", f"{type(event).__name__}: {error.reason}", now,
+                     severity="warning", evidence=error.line)
 
     def handle_ua_event(self, event: UaEvent, now: float) -> None:
         """Overridden by the phone and the server."""
 
     def emit(self, event: AgentEvent) -> None:
-        if isinstance(event, Problem):
+        if isinstance(event, Problem) and self.keep_steps:
             self.problems.append(event)
         self.observer(event)
 
@@ -214,7 +233,8 @@ class AgentCore:
                          f"{allowed})", now)
             return False
         for step in tracker.steps[before:]:
-            self.steps.append(step)
+            if self.keep_steps:
+                self.steps.append(step)
             self.emit(FlowStepped(now, str(step.machine), step.source, step.input.value,
                                   step.dest))
         return True

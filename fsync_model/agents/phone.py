@@ -104,11 +104,13 @@ class ReferencePhone(AgentCore):
         timers: TimerConfig | None = None,
         log_messages: bool = True,
         keep_messages: bool = True,
+        keep_steps: bool = True,
     ) -> None:
         credentials = [DigestCredentials(user, password or DEFAULT_PASSWORD)]
         super().__init__(profile, local=local or Address(server.transport, "127.0.0.1", 0),
                          rng=rng, observer=observer, user=user, timers=timers,
                          log_messages=log_messages, keep_messages=keep_messages,
+                         keep_steps=keep_steps,
                          ua_options={"credentials": credentials})
         self.user = user
         self.server = server
@@ -337,7 +339,9 @@ class ReferencePhone(AgentCore):
             for finding in error.findings:
                 self.problem(finding.rule, finding.message, now, severity=finding.severity,
                              evidence=finding.evidence)
-            self.ua.reply(event.transaction, error.status, now, error.reason)
+            # RFC 3261 21.4.13: a 415 lists what is acceptable
+            accept = [("Accept", afe.accept.value)] if error.status == 415 else []
+            self.ua.reply(event.transaction, error.status, now, error.reason, headers=accept)
             return
         for finding in parsed.findings:
             self.problem(finding.rule, finding.message, now, severity=finding.severity,

@@ -27,13 +27,14 @@ from fsync_model.agents.base import AgentCore, EarlyHook
 from fsync_model.agents.events import Observer
 from fsync_model.agents.state import Change, FeatureName, FeatureState
 from fsync_model.bodies import csta
-from fsync_model.bodies.feature_event import BodyError
+from fsync_model.bodies.feature_event import BODY_CONTENT_TYPE, BodyError
 from fsync_model.model import FlowKind, FlowTracker, Input, MachineKey, Party, machines_for
 from fsync_model.profile import Action, Direction, Feature, Mechanism, PolicyMode, Profile
-from fsync_model.sip.auth import Challenge, verify
+from fsync_model.sip.auth import Challenge, Verification, verify
 from fsync_model.sip.dialog import Dialog
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.fields import parse_uri
+from fsync_model.sip.message import Request
 from fsync_model.sip.sdp import make_answer, make_offer
 from fsync_model.sip.subscription import (
     Notifier,
@@ -85,6 +86,10 @@ class _CodeCall:
     change: Change | None
 
 
+def _set_key(request: Request) -> tuple[str, int, str | None]:
+    return request.call_id, request.cseq.seq, request.top_via.branch
+
+
 def _user_of(uri_text: str) -> str:
     try:
         return parse_uri(uri_text, "URI").unescaped_user or ""
@@ -110,12 +115,14 @@ class ReferenceServer(AgentCore):
         timers: TimerConfig | None = None,
         log_messages: bool = True,
         keep_messages: bool = True,
+        keep_steps: bool = True,
     ) -> None:
         if policy is not None:
             profile = profile.with_policy(PolicyMode(policy), policy_status)
         super().__init__(profile, local=local or Address("udp", "127.0.0.1", 5060), rng=rng,
                          observer=observer, user="server", timers=timers,
                          log_messages=log_messages, keep_messages=keep_messages,
+                         keep_steps=keep_steps,
                          ua_options={"respond_to_source": True})
         self.password = password
         self._states: dict[str, FeatureState] = {}
@@ -126,7 +133,9 @@ class ReferenceServer(AgentCore):
         self._nonces: set[str] = set()
         self._subs: dict[SubscriptionId, _Subscription] = {}
         self._outgoing: dict[TransactionKey, tuple[_Subscription | None, _Outgoing]] = {}
-        self._pending_sets: dict[tuple[str, int], Change] = {}
+        #: the set request screened and handed to the notifier (at most one: the notifier
+        #: accepts or refuses it in the same cycle), keyed by Call-ID, CSeq and branch
+        self._pending_sets: dict[tuple[str, int, str | None], Change] = {}
         self._calls: dict[str, _CodeCall] = {}
         self._uacsta_sessions: dict[str, tuple[FlowTracker, Dialog | None]] = {}
         self._session_invites: dict[TransactionKey, str] = {}
@@ -233,15 +242,28 @@ class ReferenceServer(AgentCore):
         afe = self.profile.afe
         if afe is None:
             return False
+        event_header = request.event
+        if event_header is None or event_header.value.lower() != afe.event.value.lower():
+            return False  # not our package: the notifier answers 489
         user = _user_of(request.from_addr.uri)
         profile = self._profile_for(user)
+        accept = [("Accept", afe.accept.value)]
+        ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip()
+        if ctype.lower() != afe.content_type.value.lower():
+            message = (f"a set request is {afe.content_type.value}, not "
+                       f"{ctype or 'a body without Content-Type'}")
+            self.problem(BODY_CONTENT_TYPE, message, now, evidence=ctype or None)
+            self.ua.reply(event.transaction, 415, now, f"Unsupported Media Type: {message}",
+                          headers=accept)
+            return True
         try:
             change, findings = afe_bodies.parse_set_request(afe, request.body)
         except BodyError as error:
             for finding in error.findings:
                 self.problem(finding.rule, finding.message, now, severity=finding.severity,
                              evidence=finding.evidence)
-            self.ua.reply(event.transaction, error.status, now, error.reason)
+            self.ua.reply(event.transaction, error.status, now, error.reason,
+                          headers=accept if error.status == 415 else ())
             return True
         for finding in findings:
             self.problem(finding.rule, finding.message, now, severity=finding.severity,
@@ -255,7 +277,9 @@ class ReferenceServer(AgentCore):
             if tracker is not None:
                 self.step(tracker, Input.SERVER_SENDS_ERROR, now)
             return True
-        self._pending_sets[(request.call_id, request.cseq.seq)] = change
+        # replaced, not added to: one the notifier refused (481, 423...) must neither pile
+        # up nor be taken later for a body-less SUBSCRIBE with the same Call-ID and CSeq
+        self._pending_sets = {_set_key(request): change}
         return False
 
     # ------------------------------------------------------------------ TU events
@@ -297,8 +321,11 @@ class ReferenceServer(AgentCore):
         header = "Authorization" if status == 401 else "Proxy-Authorization"
         value = event.request.headers.get(header)
         if value is not None:
-            result = verify(value, event.request.method, lambda user, realm: self.password,
-                            header=header)
+            try:
+                result = verify(value, event.request.method, lambda user, realm: self.password,
+                                header=header)
+            except UnicodeError:  # credentials that are not UTF-8 cannot be hashed
+                result = Verification(False, None, "credentials are not UTF-8")
             nonce = result.credentials.nonce if result.credentials else None
             if result.ok and nonce in self._nonces:
                 return True
@@ -360,7 +387,7 @@ class ReferenceServer(AgentCore):
             sub = _Subscription(event.subscription, user,
                                 self._lifecycle(FlowKind.SUBSCRIPTION))
             self._subs[event.subscription] = sub
-        change = self._pending_sets.pop((request.call_id, request.cseq.seq), None)
+        change = self._pending_sets.pop(_set_key(request), None)
         if change is not None:
             self._on_set_request(sub, change, now)
             return

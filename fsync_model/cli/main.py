@@ -103,4 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    # Run the imported module's main, not this __main__ copy: the command modules import
+    # fsync_model.cli.main, and its UsageError must be the one main() catches.
+    from fsync_model.cli.main import main as _main
+
+    raise SystemExit(_main())

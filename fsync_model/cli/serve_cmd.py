@@ -109,7 +109,7 @@ def create_server(profile: Profile, *, rng: random.Random,
     return ReferenceServer(profile, rng=rng, observer=observer, policy=policy,
                            policy_status=policy_status,
                            password=password if password is not None else DEFAULT_PASSWORD,
-                           keep_messages=False)
+                           keep_messages=False, keep_steps=False)
 
 
 class ServerApp(runtime.AgentApp):
