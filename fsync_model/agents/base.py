@@ -131,6 +131,12 @@ class AgentCore:
         self.ua.receive_datagram(data, src, now)
         self._pump(now)
 
+    def transport_error(self, dst: Address, reason: str, now: float) -> None:
+        """The adapter could not send to ``dst``: the UA fails its transactions there."""
+        self.now = now
+        self.ua.transport_error(dst, reason, now)
+        self._pump(now)
+
     def handle_timer(self, now: float) -> None:
         self.now = now
         ua_deadline = self.ua.get_timer()

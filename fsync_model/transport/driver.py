@@ -71,12 +71,23 @@ class Transport(ABC):
         self.allow_non_loopback = allow_non_loopback
         self.taps: list[Tap] = list(taps)
         self._on_receive = on_receive
+        self._on_error: Callable[[Address, str], None] | None = None
         self._tap_clock = tap_clock
         self._closed = False
 
     def set_receiver(self, on_receive: Receiver | None) -> None:
         """Deliver received messages to ``on_receive`` from now on (None: drop them)."""
         self._on_receive = on_receive
+
+    def set_error_handler(self, on_error: Callable[[Address, str], None] | None) -> None:
+        """Tell ``on_error(dst, reason)`` when messages to ``dst`` could not be sent (a
+        refused connection): RFC 3261 8.1.3.1 treats that like a 503 at once, instead of
+        waiting for Timer F."""
+        self._on_error = on_error
+
+    def _report_error(self, dst: Address, reason: str) -> None:
+        if self._on_error is not None:
+            self._on_error(dst, reason)
 
     def add_tap(self, tap: Tap) -> None:
         self.taps.append(tap)
@@ -164,6 +175,7 @@ class EndpointDriver:
         self._closed = False
         for transport in self.transports:
             transport.set_receiver(self._on_receive)
+            transport.set_error_handler(self._on_transport_error)
         # Agents learn the addresses really bound (port 0 resolved) before any traffic.
         bind = getattr(endpoint, "bind", None)
         if callable(bind):
@@ -289,6 +301,18 @@ class EndpointDriver:
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
         await self.wait_closed()
+
+    def _on_transport_error(self, dst: Address, reason: str) -> None:
+        """Hand a send failure to endpoints that take one (``transport_error``)."""
+        hook = getattr(self.endpoint, "transport_error", None)
+        if hook is None or self._closed:
+            return
+        try:
+            hook(dst, reason, self.clock())
+        except Exception as error:  # a bug in the endpoint: keep it, carry on
+            logger.exception("endpoint failed on a transport error")
+            self.errors.append(error)
+        self.flush()
 
     def _on_receive(self, data: bytes, src: Address) -> None:
         if self._closed:

@@ -180,6 +180,7 @@ class TcpTransport(Transport):
             connection.closed = True
             if self._connections.get(dst) is connection:
                 del self._connections[dst]
+            self._report_error(dst, f"cannot connect: {error.strerror or error}")
 
     def close(self) -> None:
         if self._closed:
