@@ -19,6 +19,7 @@ but unusual, the finding is a ``warning`` or ``info``, never an ``error``.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -101,8 +102,8 @@ RULES: dict[str, str] = {
     "stream transport (RFC 3261 18.3, 20.14); missing on UDP is reported as info",
     CONTENT_TYPE: "a non-empty body without Content-Type, or a Content-Type that is not "
     "type/subtype (RFC 3261 20.15)",
-    CONTACT_MISSING: "no Contact in a dialog-creating request (INVITE, SUBSCRIBE, REFER), in "
-    "a NOTIFY, or in a 2xx to INVITE/SUBSCRIBE/REFER (RFC 3261 8.1.1.8, 12.1.1; RFC 6665)",
+    CONTACT_MISSING: "no Contact in an INVITE, SUBSCRIBE or NOTIFY, an out-of-dialog REFER, "
+    "or a 2xx to INVITE/SUBSCRIBE (RFC 3261 8.1.1.8, 12.1.1; RFC 6665)",
     CONTACT_STAR: "Contact: * outside a REGISTER with Expires: 0 and no other Contact "
     "(RFC 3261 10.2.2)",
     MULTIPART: "a multipart body that cannot be split with its boundary (RFC 2046 5.1)",
@@ -150,8 +151,11 @@ SINGLE_INSTANCE = (
 DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 #: Requests that only exist inside a dialog (or an early dialog): the To tag is mandatory.
 IN_DIALOG_ONLY = frozenset({"NOTIFY", "BYE", "INFO", "PRACK", "UPDATE"})
-#: Requests that need a Contact besides the dialog-creating ones (RFC 6665: NOTIFY).
-CONTACT_REQUIRED = DIALOG_CREATING | {"NOTIFY"}
+#: Requests that always carry a Contact: dialog-creating or target-refreshing (RFC 3261
+#: 8.1.1.8, 12.2.1.1) and NOTIFY (RFC 6665). A REFER needs one only outside a dialog.
+CONTACT_REQUIRED = frozenset({"INVITE", "SUBSCRIBE", "NOTIFY"})
+#: Requests whose 2xx carries a Contact (the remote target of the new dialog).
+CONTACT_REQUIRED_2XX = frozenset({"INVITE", "SUBSCRIBE"})
 
 #: Status codes whose response must carry a header (RFC 3261 section 21, 20.23).
 RESPONSE_REQUIRES: dict[int, str] = {
@@ -168,6 +172,7 @@ STREAM_TRANSPORTS = frozenset({"tcp", "tls"})
 VIA_TRANSPORTS = frozenset({"udp", "tcp", "tls", "sctp", "ws", "wss"})
 
 _T = TypeVar("_T")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 _TOKEN_NODOT = TOKEN_CHARS - {"."}
 #: RFC 3261 25.1 ``word``: the Call-ID alphabet.
@@ -462,11 +467,13 @@ def _check_contact_required(ctx: _Context) -> None:
         return
     msg = ctx.msg
     if isinstance(msg, Request):
-        if msg.method in CONTACT_REQUIRED:
+        out_of_dialog_refer = (msg.method == "REFER" and ctx.to_addr is not None
+                               and not ctx.to_addr.tag)
+        if msg.method in CONTACT_REQUIRED or out_of_dialog_refer:
             ctx.add(CONTACT_MISSING, "error",
                     f"a {msg.method} must carry a Contact (the remote target of the dialog)",
                     400, ctx.start_line)
-    elif 200 <= msg.status < 300 and ctx.method in DIALOG_CREATING:
+    elif 200 <= msg.status < 300 and ctx.method in CONTACT_REQUIRED_2XX:
         ctx.add(CONTACT_MISSING, "error",
                 f"a {msg.status} to {ctx.method} must carry a Contact (the remote target)",
                 None, ctx.start_line)
@@ -697,12 +704,11 @@ def _trailing_bytes(data: bytes, msg: Message) -> int:
     """How many bytes follow the declared body (0 when there is no Content-Length)."""
     if not any(canonical_name(name) == "content-length" for name, _ in msg.headers):
         return 0
-    sep = data.find(b"\r\n\r\n")
-    if sep < 0:
-        sep2 = data.find(b"\n\n")
-        start = sep2 + 2 if sep2 >= 0 else len(data)
-    else:
-        start = sep + 4
+    # as the parser does: CRLFs before the start line are skipped (RFC 3261 7.5), the head
+    # ends at the first empty line (CRLF or bare LF)
+    begin = len(data) - len(data.lstrip(b"\r\n"))
+    end = _HEAD_END.search(data, begin)
+    start = end.end() if end is not None else len(data)
     return max(0, len(data) - start - len(msg.body))
 
 

@@ -597,7 +597,12 @@ def test_content_length_mismatch_and_missing() -> None:
 
 def test_bytes_after_the_declared_body() -> None:
     data = wire(SUBSCRIBE) + b"junk"
-    assert rules(check_bytes(data)) == [CONTENT_LENGTH]
+    findings = check_bytes(data)
+    assert rules(findings) == [CONTENT_LENGTH]
+    assert "4 bytes" in findings[0].message
+    # keep-alive CRLFs before the start line are no body bytes
+    assert check_bytes(b"\r\n\r\n" + wire(SUBSCRIBE_SET_DND, SET_DND_BODY)) == []
+    assert rules(check_bytes(b"\r\n\r\n" + wire(SUBSCRIBE) + b"xy")) == [CONTENT_LENGTH]
 
 
 def test_body_without_content_type() -> None:
@@ -843,3 +848,12 @@ def test_benchmark_quick_mode_runs() -> None:
     assert "fsync/sipmessage" in result.stdout
     assert "fsync/dpkt" in result.stdout
     assert "MISMATCH" not in result.stdout
+
+
+def test_refer_needs_contact_only_outside_a_dialog() -> None:
+    refer = (BYE.replace("BYE sip:", "REFER sip:").replace("CSeq: 2 BYE", "CSeq: 2 REFER")
+             + "\nRefer-To: <sip:2000@pbx.example.com>")
+    assert check_message(build(refer)) == []  # in the dialog: To has a tag
+    outside = edit(refer, "To:", "To: <sip:*74@pbx.example.com>")
+    assert rules(check_message(build(outside))) == [CONTACT_MISSING]
+    assert check_message(build(add(outside, "Contact: <sip:1001@192.168.1.50>"))) == []
