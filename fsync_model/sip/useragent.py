@@ -43,6 +43,7 @@ from fsync_model.sip.message import (
     build_response,
     canonical_name,
     parse_message,
+    pretty_name,
 )
 from fsync_model.sip.timers import Deadlines, TimerConfig, is_reliable
 from fsync_model.sip.transaction import (
@@ -308,6 +309,19 @@ def salvage_error_response(data: bytes, error: SipParseError, tag: str) -> Respo
     headers += [("From", found["from"][0]), ("To", to), ("Call-ID", found["call-id"][0]),
                 ("CSeq", found["cseq"][0])]
     return build_response(error.status, error.reason, headers)
+
+
+#: Headers whose grammar allows one value: a request repeating one is ambiguous, and RFC 4475
+#: 3.1.2.18 answers it 400 (the parser keeps the first, which would hide the defect).
+_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length",
+                  "content-type", "expires", "event", "subscription-state")
+
+
+def _check_single_valued(message: Message) -> None:
+    for name in _SINGLE_VALUED:
+        count = len(message.headers.get_all(name))
+        if count > 1:
+            raise SipParseError(f"Bad Header: {pretty_name(name)} appears {count} times")
 
 
 def _via_transport(transport: str) -> str:
@@ -831,6 +845,7 @@ class UserAgent:
             _ = (request.call_id, request.from_addr, request.to_addr)
             if cseq.method != request.method:
                 raise SipParseError("Bad Header: CSeq method does not match the request")
+            _check_single_valued(request)
             request = self._annotate_via(request, src)
         except SipParseError as error:
             self._malformed(data, src, error, now)
