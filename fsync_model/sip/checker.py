@@ -35,7 +35,13 @@ from fsync_model.sip.fields import (
     parse_via,
     split_outside_quotes,
 )
-from fsync_model.sip.message import Message, Request, canonical_name, parse_message
+from fsync_model.sip.message import (
+    Message,
+    Request,
+    canonical_name,
+    parse_message,
+    pretty_name,
+)
 from fsync_model.sip.multipart import parse_multipart
 from fsync_model.sip.params import TOKEN_CHARS, HeaderValue, is_token, parse_header_value
 
@@ -147,7 +153,7 @@ SINGLE_INSTANCE = (
     "expires", "event", "subscription-state",
 )
 
-#: Requests that create a dialog (and need a Contact), and whose 2xx needs a To tag.
+#: Requests whose 2xx creates a dialog, so the 2xx needs a To tag.
 DIALOG_CREATING = frozenset({"INVITE", "SUBSCRIBE", "REFER"})
 #: Requests that only exist inside a dialog (or an early dialog): the To tag is mandatory.
 IN_DIALOG_ONLY = frozenset({"NOTIFY", "BYE", "INFO", "PRACK", "UPDATE"})
@@ -177,17 +183,10 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _TOKEN_NODOT = TOKEN_CHARS - {"."}
 #: RFC 3261 25.1 ``word``: the Call-ID alphabet.
 _WORD_CHARS = TOKEN_CHARS | frozenset('()<>:\\"/[]?{}')
-_PRETTY = {
-    "call-id": "Call-ID", "cseq": "CSeq", "www-authenticate": "WWW-Authenticate",
-    "max-forwards": "Max-Forwards", "content-length": "Content-Length",
-    "content-type": "Content-Type", "subscription-state": "Subscription-State",
-    "allow-events": "Allow-Events", "proxy-authenticate": "Proxy-Authenticate",
-    "min-expires": "Min-Expires",
-}
 
 
 def _pretty(lname: str) -> str:
-    return _PRETTY.get(lname) or "-".join(part.capitalize() for part in lname.split("-"))
+    return pretty_name(lname)
 
 
 # --------------------------------------------------------------------------- context
