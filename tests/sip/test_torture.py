@@ -2,13 +2,14 @@
 structured field reads back what the RFC says; the invalid ones are caught, each by the
 layer named below.
 
-The messages are transcribed from RFC 4475 section 3 from memory of the RFC text, not
-copied from its base64 archive: header order, values and the trick of each case (the
-whitespace games of wsinv, the escaped NUL of intmeth, the ``;`` in semiuri's user part, the
-``C%6Fntact`` of esc02...) are kept; where the exact bytes are uncertain (long runs in
-longreq, the binary part of mpart01, a few SDP lines) the essence is kept and the case says
-so. Content-Length is computed from the transcribed body unless the case is about a wrong
-Content-Length (clerr, ncl).
+The messages are transcribed from RFC 4475 section 3 (written from memory of the RFC, then
+checked against the RFC's text as quoted by open-source SIP stacks' test suites), not decoded
+from its base64 archive: header order, values and the trick of each case (the whitespace
+games of wsinv, the escaped NUL of intmeth, the ``;`` in semiuri's user part, the
+``C%6Fntact`` of esc02...) are kept. Where the bytes are not exact the case says so: the
+runs of longreq are rebuilt by repetition, and mpart01's binary part (a DER certificate) is
+replaced by other binary bytes. Content-Length is computed from the transcribed body unless
+the case is about a wrong Content-Length (clerr, ncl).
 
 Who catches the invalid cases (``parse``: :func:`parse_message` raises; ``field``: the
 structured accessor named raises while the message itself parses; ``checker``: the message
@@ -17,14 +18,14 @@ is well-formed and only :func:`fsync_model.sip.checker.check_message` flags it):
 ==========  ========  ========  ===========================================================
 case        RFC 4475  layer     caught as
 ==========  ========  ========  ===========================================================
-badinv01    3.1.2.1   field     400 from_addr / vias / contacts (``;;`` empty parameters)
+badinv01    3.1.2.1   field     400 vias, contacts (``;;,;,,`` and ``;;;;``: empty params)
 clerr       3.1.2.2   parse     400 Content-Length larger than body
 ncl         3.1.2.3   parse     400 Bad Header: Content-Length (``-999``)
 scalar02    3.1.2.4   field     400 cseq (>= 2**31), max_forwards (300 > 255), expires
                                 (> 2**32-1), contacts[0].expires (> 2**32-1)
 scalarlg    3.1.2.5   field     400 cseq (> 2**31), int_header("Retry-After") (> 2**32-1)
 quotbal     3.1.2.6   field     400 to_addr (unterminated quoted display name)
-ltgtruri    3.1.2.7   parse     400 Bad Request-URI (``<`` in URI)
+ltgtruri    3.1.2.7   parse     400 Bad Request-URI (no URI scheme: it starts with ``<``)
 lwsruri     3.1.2.8   parse     400 Bad request line (four elements)
 lwsstart    3.1.2.9   parse     400 Bad request line (double SP)
 trws        3.1.2.10  parse     400 Bad request line (trailing SP)
@@ -35,8 +36,9 @@ badaspec    3.1.2.14  field     400 to_addr (whitespace inside ``<>``)
 baddn       3.1.2.15  field     400 from_addr, to_addr (``,`` in unquoted display name)
 badvers     3.1.2.16  parse     505 Version Not Supported (SIP/7.0)
 mismatch01  3.1.2.17  checker   RFC3261-CSEQ-METHOD (OPTIONS with CSeq method INVITE)
+mismatch02  3.1.2.18  checker   RFC3261-CSEQ-METHOD (unknown NEWMETHOD, CSeq INVITE)
 bigcode     3.1.2.19  parse     400 Bad status code (4294967301)
-insuf       3.4.1     field     400 Missing Header (call_id, from_addr, to_addr); and the
+insuf       3.3.1     field     400 Missing Header (call_id, from_addr, to_addr); and the
                       +checker  checker's RFC3261-HDR-MISSING (Max-Forwards has no accessor
                                 that fails when absent)
 ==========  ========  ========  ===========================================================
@@ -75,6 +77,12 @@ SDP = (
     b"a=rtpmap:31 LPC\r\n"
 )
 assert len(SDP) == 150
+
+
+def sdp(address: str, timing: str = "0 0") -> bytes:
+    """The same SDP with another address in its o= and c= lines (most cases vary only that)."""
+    return (SDP.replace(b"192.0.2.3", address.encode()).replace(b"192.0.2.4", address.encode())
+            .replace(b"t=0 0", f"t={timing}".encode()))
 
 
 def wire(head: str, body: bytes = b"") -> bytes:
@@ -133,7 +141,7 @@ INTMETH = wire(
     "Call-ID: intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{\n"
     f"CSeq: 139122385 {INTMETH_METHOD}\n"
     "Max-Forwards: 255\n"
-    "extensionHeader-!.%*+_`'~: \ub300\ud55c\ubbfc\uad6d\n"
+    "extensionHeader-!.%*+_`'~:\ufeff\u5927\u505c\u96fb\n"
     "Content-Length: 0"
 )
 
@@ -149,7 +157,7 @@ ESC01 = wire(
     "Contact:\n"
     "  <sip:cal%6Cer@host5.example.net;%6C%72;n%61me=v%61lue%25%34%31>\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.1"),
 )
 
 ESCNULL = wire(
@@ -170,7 +178,7 @@ ESC02 = wire(
     'To: "%Z%45" <sip:resource@example.com>\n'
     'From: "%Z%45" <sip:resource@example.com>;tag=f232jadfj23\n'
     "Call-ID: esc02.asdfnqwo34rq23i34jrjasdcnl23nrlknsdf\n"
-    "Via: SIP/2.0/TCP host1.example.com;branch=z9hG4bK209793\n"
+    "Via: SIP/2.0/TCP host.example.com;branch=z9hG4bK209%fzsnel234\n"
     "CSeq: 29344 RE%47IST%45R\n"
     "Max-Forwards: 70\n"
     "Contact: <sip:alias1@host1.example.com>\n"
@@ -190,36 +198,38 @@ LWSDISP = wire(
     "l: 0"
 )
 
-# longreq: the RFC's runs of "extreme", "amazinglylongcallername", "reallyreally",
-# "LongLong"... are rebuilt by repetition; the counts are close to, not exactly, the RFC's.
-_LONG_DISPLAY = "I have a user name of " + "extreme" * 10 + " proportion"
-_LONG_PARAM_VALUE = "verylonguri" + "z" * 200
+# longreq: the RFC's runs ("extreme ", "long", "name", "really", "amazinglylongcallername"...)
+# are rebuilt by repetition with about the RFC's counts; the structure is the RFC's.
+_LONG_DISPLAY = "I have a user name of " + "extreme " * 10 + "proportion"
+_LONG_PARAM_VALUE = "very" + "long" * 20 + "value"
 _LONG_CALLER = "amazinglylongcallername" * 5
-_LONG_TAG = "1298" + "2" * 180 + "424"
-_LONG_CALL_ID = "longreq.one" + "really" * 44 + "longcallid"
-_LONG_HEADER_NAME = "Unknown-" + "Long" * 80 + "-Name"
+_LONG_TAG = "1" + "298" * 50 + "424"
+_LONG_CALL_ID = "longreq.one" + "really" * 20 + "longcallid"
+_LONG_HEADER_NAME = "Unknown-" + "Long" * 20 + "-Name"
+_LONG_BRANCH = "very" + "long" * 50 + "branchvalue"
+# 33 Vias without a branch, the header name spelled every way, then the real one.
+_VIA_NAMES = ["Via: ", "v: ", "V: ", "Via: ", "ViA: ", "VIa: ", "VIA: ", "via: ", "viA: ",
+              "vIa: ", "vIA: ", "V :  ", "v :  ", "V  : ", "v  : ", "Via : ", "Via  : "]
 _LONG_VIAS = "\n".join(
-    f"{('Via', 'v', 'V')[i % 3]}: SIP/2.0/TCP sip{33 - i}.example.com;branch=z9hG4bK{i}"
-    for i in range(34)
-)
+    f"{_VIA_NAMES[i] if i < len(_VIA_NAMES) else 'Via: '}SIP/2.0/TCP sip{33 - i}.example.com"
+    for i in range(33)
+) + f"\nVia: SIP/2.0/TCP host.example.com;received=192.0.2.5;branch={_LONG_BRANCH}"
 LONGREQ = wire(
     "INVITE sip:user@example.com SIP/2.0\n"
-    f'To: "{_LONG_DISPLAY}"<sip:user@example.com:6000;unknownparam1={_LONG_PARAM_VALUE}'
-    f";longparamname{'z' * 80}=shortvalue;verylongParameterNameWithNoValue{'z' * 80}>\n"
-    f"F: sip:{_LONG_CALLER}@example.net;tag={_LONG_TAG};unknownheaderparamname"
-    f"{'name' * 20}=unknowheaderparamvalue{'value' * 20};unknownValuelessparamname"
-    f"{'paramname' * 10}\n"
+    f'To: "{_LONG_DISPLAY}" <sip:user@example.com:6000;unknownparam1={_LONG_PARAM_VALUE}'
+    f";longparam{'name' * 25}=shortvalue;very{'long' * 24}ParameterNameWithNoValue>\n"
+    f"F: sip:{_LONG_CALLER}@example.net;tag={_LONG_TAG};unknownheaderparam{'name' * 20}"
+    f"=unknowheaderparam{'value' * 15};unknownValueless{'paramname' * 10}\n"
     f"Call-ID: {_LONG_CALL_ID}\n"
     "CSeq: 3882340 INVITE\n"
-    f"{_LONG_HEADER_NAME}: unknown-{'long' * 60}-value; unknown-{'long' * 60}-parameter-name"
-    f" = unknown-{'long' * 60}-parameter-value; unknown-{'long' * 60}-parameter-name-with-no"
-    "-value\n"
+    f"{_LONG_HEADER_NAME}:unknown-{'long' * 20}-value;unknown-{'long' * 20}-parameter-name"
+    f" =unknown-{'long' * 20}-parameter-value\n"
     f"{_LONG_VIAS}\n"
     "Max-Forwards: 70\n"
     f"Contact: <sip:{_LONG_CALLER}@host5.example.net>\n"
     "Content-Type: application/sdp\n"
     "l: {CL}",
-    SDP,
+    sdp("192.0.2.1"),
 )
 
 _DBLREQ_INVITE = wire(
@@ -232,7 +242,7 @@ _DBLREQ_INVITE = wire(
     "Via: SIP/2.0/UDP 192.0.2.15;branch=z9hG4bKkdjuw380234\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.15").replace(b"m=video", b"m =video"),  # sic: the RFC's second body
 )
 DBLREQ = wire(
     "REGISTER sip:example.com SIP/2.0\n"
@@ -296,15 +306,18 @@ MPART01 = wire(
     "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-d87543-4dade06d0bdb11ee-1--d87543-;rport\n"
     "Max-Forwards: 70\n"
     "Route: <sip:127.0.0.1:5080>\n"
-    "Identity: r5mwreLuyDRYBi/0TiPwEsY3rEVsk/G2WxhgTV1PF7hHuPnGUxmMd3xB6Q==\n"
-    "Identity-Info: <https://127.0.0.1:5080/cert.pem>;alg=rsa-sha1\n"
-    "Call-ID: 0b3d1c0ab3d0fd3b@127.0.0.1\n"
-    "From: <sip:fluffy@example.com>;tag=2fb0dcc9\n"
+    "Identity: r5mwreLuyDRYBi/0TiPwEsY3rEVsk/G2WxhgTV1PF7hHuLIK0YWVKZhKv9Mj8UeXqkMVbnVq37CD+8"
+    "13gvYjcBUaZngQmXc9WNZSDNGCzA+fWl9MEUHWIZo1CeJebdY/XlgKeTa0Olvq0rt70Q5jiSfbqMJmQFteeivUhk"
+    "MWYUA=\n"
+    "Contact: <sip:fluffy@127.0.0.1:5070>\n"
     "To: <sip:kumiko@example.org>\n"
+    "From: <sip:fluffy@example.com>;tag=2fb0dcc9\n"
+    "Call-ID: 3d9485ad0c49859b@Zmx1ZmZ5LW1hYy0xNi5sb2NhbA..\n"
     "CSeq: 1 MESSAGE\n"
+    "Content-Transfer-Encoding: binary\n"
     "Content-Type: multipart/mixed;boundary=7a9cbec02ceef655\n"
-    "MIME-Version: 1.0\n"
     "Date: Sat, 15 Oct 2005 04:44:56 GMT\n"
+    "User-Agent: SIPimp.org/0.2.5 (curses)\n"
     "Content-Length: {CL}",
     _MPART_BODY,
 )
@@ -350,7 +363,7 @@ VALID: dict[str, bytes] = {
 BADINV01 = wire(
     "INVITE sip:user@example.com SIP/2.0\n"
     "To: sip:j.user@example.com\n"
-    "From: sip:caller@example.net;;tag=134161461246\n"
+    "From: sip:caller@example.net;tag=134161461246\n"
     "Max-Forwards: 7\n"
     "Call-ID: badinv01.0ha0isndaksdjasdf3234nas\n"
     "CSeq: 8 INVITE\n"
@@ -358,7 +371,7 @@ BADINV01 = wire(
     'Contact: "Joe" <sip:joe@example.org>;;;;\n'
     "Content-Length: {CL}\n"
     "Content-Type: application/sdp",
-    SDP,
+    sdp("192.0.2.15"),
 )
 
 CLERR = wire(
@@ -372,7 +385,7 @@ CLERR = wire(
     "Via: SIP/2.0/UDP host5.example.com;branch=z9hG4bK-39234-23523\n"
     "Content-Type: application/sdp\n"
     "Content-Length: 9999",
-    SDP,
+    sdp("192.0.2.155"),
 )
 
 NCL = wire(
@@ -386,7 +399,7 @@ NCL = wire(
     "Contact: <sip:caller@example53.example.net>\n"
     "Content-Type: application/sdp\n"
     "Content-Length: -999",
-    SDP,
+    sdp("192.0.2.53"),
 )
 
 SCALAR02 = wire(
@@ -426,7 +439,7 @@ QUOTBAL = wire(
     "Via: SIP/2.0/UDP 192.0.2.59:5050;branch=z9hG4bKkdjuw39234\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.15"),
 )
 
 LTGTRURI = wire(
@@ -440,7 +453,7 @@ LTGTRURI = wire(
     "Contact: <sip:caller@host5.example.net>\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.5", "3149328700 0"),
 )
 
 LWSRURI = wire(
@@ -454,21 +467,21 @@ LWSRURI = wire(
     "Contact: <sip:caller@host1.example.net>\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.1", "3149328700 0"),
 )
 
 LWSSTART = wire(
     "INVITE  sip:user@example.com  SIP/2.0\n"
-    "Max-Forwards: 80\n"
+    "Max-Forwards: 8\n"
     "To: sip:user@example.com\n"
-    "From: sip:caller@example.net;tag=year\n"
+    "From: sip:caller@example.net;tag=8814\n"
     "Call-ID: lwsstart.dfknq234oi243099adsdfnawe3@example.com\n"
-    "CSeq: 1139 INVITE\n"
-    "Via: SIP/2.0/UDP host.example.com;branch=z9hG4bKkdjuw\n"
-    "Contact: <sip:caller@host.example.net>\n"
+    "CSeq: 1893884 INVITE\n"
+    "Via: SIP/2.0/UDP host1.example.com;branch=z9hG4bKkdjuw3923\n"
+    "Contact: <sip:caller@host1.example.net>\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.1"),
 )
 
 TRWS = wire(
@@ -491,10 +504,10 @@ ESCRURI = wire(
     "Contact: <sip:caller@host39923.example.net>\n"
     "Call-ID: escruri.23940-asdfhj-aje3br-234q098w-fawerh2q-h4n5\n"
     "CSeq: 149209342 INVITE\n"
-    "Via: SIP/2.0/UDP host-of-the-caller.example.net;branch=z9hG4bKkdjuw\n"
+    "Via: SIP/2.0/UDP host-of-the-hour.example.com;branch=z9hG4bKkdjuw\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.1"),
 )
 
 BADDATE = wire(
@@ -509,7 +522,7 @@ BADDATE = wire(
     "Contact: <sip:caller@host5.example.net>\n"
     "Content-Type: application/sdp\n"
     "Content-Length: {CL}",
-    SDP,
+    sdp("192.0.2.5"),
 )
 
 REGBADCT = wire(
@@ -544,7 +557,7 @@ BADDN = wire(
     "To:      Watson, Thomas <sip:t.watson@example.org>\n"
     "Call-ID: baddn.31415@c.example.com\n"
     "Accept: application/sdp\n"
-    "CSeq:    3923239935 OPTIONS\n"
+    "CSeq:    3923239 OPTIONS\n"
     "l: 0"
 )
 
@@ -570,6 +583,22 @@ MISMATCH01 = wire(
     "l: 0"
 )
 
+# mismatch02's SDP has no s= and t= lines in the RFC: kept short the same way.
+MISMATCH02 = wire(
+    "NEWMETHOD sip:user@example.com SIP/2.0\n"
+    "To: sip:j.user@example.com\n"
+    "From: sip:caller@example.net;tag=34525\n"
+    "Max-Forwards: 6\n"
+    "Call-ID: mismatch02.dj0234sxdfl3\n"
+    "CSeq: 8 INVITE\n"
+    "Contact: <sip:caller@host.example.net>\n"
+    "Via: SIP/2.0/UDP host.example.net;branch=z9hG4bKkdjuw\n"
+    "Content-Type: application/sdp\n"
+    "l: {CL}",
+    b"".join(line + b"\r\n" for line in sdp("192.0.2.1").split(b"\r\n")
+             if line and not line.startswith((b"s=", b"t="))),
+)
+
 BIGCODE = wire(
     "SIP/2.0 4294967301 better not break the receiver\n"
     "Via: SIP/2.0/UDP 192.0.2.105;branch=z9hG4bK2398ndaoe\n"
@@ -587,7 +616,7 @@ INSUF = wire(
     "Via: SIP/2.0/UDP 192.0.2.95;branch=z9hG4bKkdj.insuf\n"
     "Content-Type: application/sdp\n"
     "l: {CL}",
-    SDP,
+    sdp("192.0.2.95"),
 )
 
 
@@ -665,7 +694,7 @@ def test_intmeth() -> None:
     assert msg.call_id == "intmeth.word%ZK-!.*_+'@word`~)(><:\\/\"][?}{"
     assert msg.branch == "z9hG4bK-.!%66*_+`'~"
     assert msg.max_forwards == 255
-    assert msg.headers.get("extensionHeader-!.%*+_`'~") == "\ub300\ud55c\ubbfc\uad6d"
+    assert msg.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff\u5927\u505c\u96fb"
 
 
 def test_esc01() -> None:
@@ -717,9 +746,11 @@ def test_longreq() -> None:
     assert msg.from_tag == _LONG_TAG
     assert msg.call_id == _LONG_CALL_ID
     assert len(msg.vias) == 34 and msg.top_via.host == "sip33.example.com"
+    assert msg.top_via.branch is None
+    assert (msg.vias[-1].received, msg.vias[-1].branch) == ("192.0.2.5", _LONG_BRANCH)
     assert msg.headers.get(_LONG_HEADER_NAME.lower()) is not None
     assert msg.contacts[0].parsed_uri().user == _LONG_CALLER
-    assert msg.body == SDP
+    assert msg.body == sdp("192.0.2.1")
 
 
 def test_dblreq_keeps_the_first_request_only() -> None:
@@ -730,7 +761,7 @@ def test_dblreq_keeps_the_first_request_only() -> None:
     # the same bytes on a stream are two messages
     framed = StreamFramer().feed(DBLREQ)
     assert [parse_message(m, stream=True).cseq.method for m in framed] == ["REGISTER", "INVITE"]
-    assert parse_message(framed[1], stream=True).body == SDP
+    assert parse_message(framed[1], stream=True).body.startswith(b"v=0\r\n")
 
 
 def test_semiuri() -> None:
@@ -801,7 +832,7 @@ FIELD_READERS: dict[str, Callable[[Message], object]] = {
 }
 
 REJECTED: dict[str, Rejected] = {
-    "badinv01": Rejected(BADINV01, 400, ("from_addr", "vias", "contacts")),
+    "badinv01": Rejected(BADINV01, 400, ("vias", "contacts")),
     "clerr": Rejected(CLERR, 400),
     "ncl": Rejected(NCL, 400),
     "scalar02": Rejected(SCALAR02, 400, ("cseq", "max_forwards", "expires", "contact_expires")),
@@ -815,7 +846,7 @@ REJECTED: dict[str, Rejected] = {
     "baddate": Rejected(BADDATE, 400, ("date",)),
     "regbadct": Rejected(REGBADCT, 400, ("contacts",)),
     "badaspec": Rejected(BADASPEC, 400, ("to_addr",)),
-    "baddn": Rejected(BADDN, 400, ("from_addr", "to_addr", "cseq")),
+    "baddn": Rejected(BADDN, 400, ("from_addr", "to_addr")),
     "badvers": Rejected(BADVERS, 505),
     "bigcode": Rejected(BIGCODE, 400),
     "insuf": Rejected(INSUF, 400, ("call_id", "from_addr", "to_addr")),
@@ -824,6 +855,7 @@ REJECTED: dict[str, Rejected] = {
 #: Well-formed messages that only the strict checker can refuse: case -> expected rule id.
 CHECKER_ONLY: dict[str, tuple[bytes, str]] = {
     "mismatch01": (MISMATCH01, "RFC3261-CSEQ-METHOD"),
+    "mismatch02": (MISMATCH02, "RFC3261-CSEQ-METHOD"),
     "insuf": (INSUF, "RFC3261-HDR-MISSING"),
 }
 
