@@ -5,10 +5,16 @@ received, and to send wrong messages on purpose); lookups are case-insensitive a
 compact forms of RFC 3261 section 7.3.3 and RFC 6665 (``o`` Event, ``u`` Allow-Events).
 Structured values (Via, CSeq, From/To tags, Event...) are parsed on demand from the text.
 
-The parser is lenient about the grammar of values and strict about the message frame: bad
-bytes raise only :class:`~fsync_model.sip.errors.SipParseError`, whose ``status`` is what to
-answer (400, 413, 505, 513). What is *legal but wrong* (a missing Max-Forwards, a branch
-without the magic cookie) is not an error here: :mod:`fsync_model.sip.checker` reports it.
+The parser is strict about the message frame (start line, Request-URI, header names, line
+ends, Content-Length) and leaves header values as text: a bad value is found when its
+accessor is read (``msg.subscription_state`` raises ``400 Bad Header: Subscription-State
+(...)``), so a message with one odd header can still be answered. Bad bytes raise only
+:class:`~fsync_model.sip.errors.SipParseError`, whose ``status`` is what to answer (400, 416,
+505, 513); ``tests/sip/test_fuzz.py`` holds the parser, the accessors and the stream framer to
+that. What is *legal but wrong* (a missing Max-Forwards, a branch without the magic cookie,
+a CSeq method that is not the request's) is not an error here:
+:mod:`fsync_model.sip.checker` reports it. ``tests/sip/test_torture.py`` says which layer
+catches each RFC 4475 case.
 
 Usage::
 
