@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import count
 
 from fsync_model.agents import afe as afe_bodies
@@ -215,6 +215,8 @@ class ReferencePhone(AgentCore):
             return
         self._reg_txn = None
         if response.is_success:
+            if not self.registration.allows(Input.SERVER_SENDS_2XX):
+                self._follow_registrar(now)
             self.step(self.registration, Input.SERVER_SENDS_2XX, now)
             try:
                 granted = response.expires
@@ -232,6 +234,23 @@ class ReferencePhone(AgentCore):
                  else Input.SERVER_SENDS_ERROR)
         self.step(self.registration, input, now)
         self._retry_register(now, f"REGISTER answered {response.status} {response.reason}")
+
+    def _follow_registrar(self, now: float) -> None:
+        """The registrar accepted without the challenge the profile expects (a trusted
+        address): follow the registration table of a registrar that does not challenge."""
+        reg = self.profile.registration
+        variant = replace(self.profile,
+                          registration=replace(reg, challenge=replace(reg.challenge, value=None)))
+        table = machines_for(variant)[self.registration.key]
+        replay = FlowTracker(table, role=Party.PHONE)
+        for step in self.registration.steps:
+            if not replay.allows(step.input):
+                return
+            replay.step(step.input, step.time)
+        self.registration = replay
+        self.problem("REGISTER-NOT-CHALLENGED", "the registrar accepted REGISTER without the "
+                     f"{reg.challenge.value} challenge the profile expects", now,
+                     severity="info")
 
     def _retry_register(self, now: float, why: str) -> None:
         retry = self.profile.registration.retry_after

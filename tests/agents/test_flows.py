@@ -3,6 +3,7 @@ guide and the protocol notes call out (policy rejection, sync off, Fortinet, uaC
 bodies), on the deterministic in-memory network."""
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -194,3 +195,26 @@ def test_policy_override_is_per_user() -> None:
     net.run_in_cycle(phone, lambda: phone.user_change(Change("dnd", True), net.now))
     net.run(until=net.now + 5)
     assert phone.state.dnd and server.state("1001").dnd
+
+
+def test_phone_takes_a_registrar_that_does_not_challenge() -> None:
+    """BroadWorks challenges REGISTER, but a registrar may trust an address: the phone must
+    register and sync all the same, and say so only as information."""
+    profile = PROFILES["broadsoft"]
+    open_registrar = dataclasses.replace(
+        profile, registration=dataclasses.replace(
+            profile.registration,
+            challenge=dataclasses.replace(profile.registration.challenge, value=None)))
+    net = MemoryNetwork(seed=5)
+    server = ReferenceServer(open_registrar, rng=random.Random(5), log_messages=False)
+    where = net.attach(server, Address("udp", "127.0.0.1", 5060))
+    phone = ReferencePhone(profile, user="1001", server=where, rng=random.Random(6),
+                           sync=True, log_messages=False)
+    net.attach(phone, Address("udp", "127.0.0.1", 0))
+    net.run_in_cycle(phone, lambda: phone.start(net.now))
+    net.run(until=net.now + 5)
+    net.run_in_cycle(phone, lambda: phone.user_change(Change("dnd", True), net.now))
+    net.run(until=net.now + 5)
+    assert phone.registered and phone.state.dnd and server.state("1001").dnd
+    assert [p.rule for p in phone.problems] == ["REGISTER-NOT-CHALLENGED"]
+    assert phone.problems[0].severity == "info"
