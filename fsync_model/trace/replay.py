@@ -1141,8 +1141,7 @@ class Replayer:
                     sub.last_line, text, sub.user))
 
     def _converged(self, line: _Line) -> None:
-        pending = {f.feature for f in line.flows
-                   if f.direction is Direction.PHONE and not f.tracker.done}
+        pending = {f.feature for f in line.flows if not f.tracker.done}
         for feature in ("dnd", "cfa", "cfb", "cfna"):
             if feature in pending:
                 continue  # reported as incomplete or timed out: the phone's word is not final
