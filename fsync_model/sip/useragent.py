@@ -269,6 +269,8 @@ def build_cancel(invite: Request) -> Request:
 
 
 _REQUIRED_FOR_ANSWER = ("via", "from", "to", "call-id", "cseq")
+#: The largest answer to unparsable bytes that is sent: the largest UDP payload over IPv4.
+MAX_ANSWER_SIZE = 65_507
 
 
 def salvage_error_response(data: bytes, error: SipParseError, tag: str) -> Response | None:
@@ -276,7 +278,9 @@ def salvage_error_response(data: bytes, error: SipParseError, tag: str) -> Respo
 
     Possible only for a request (never ACK) whose Via, From, To, Call-ID and CSeq lines are
     present: they are copied as written (RFC 3261 8.2.6.2), a To tag is added, and the status
-    and reason phrase come from ``error``.
+    and reason phrase come from ``error``; and only when that answer is at most
+    :data:`MAX_ANSWER_SIZE` bytes (a 513 copying a 70 kB Via could not be sent) and parses
+    itself (the copied lines may hold a bare CR or a NUL: never send garbage back).
     """
     head = data.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
     text = head.decode("utf-8", "replace").lstrip("\r\n")
@@ -308,7 +312,15 @@ def salvage_error_response(data: bytes, error: SipParseError, tag: str) -> Respo
     headers = [("Via", v) for v in found["via"]]
     headers += [("From", found["from"][0]), ("To", to), ("Call-ID", found["call-id"][0]),
                 ("CSeq", found["cseq"][0])]
-    return build_response(error.status, error.reason, headers)
+    response = build_response(error.status, error.reason, headers)
+    encoded = response.serialize()
+    if len(encoded) > MAX_ANSWER_SIZE:
+        return None  # the copied headers were the oversize part: the answer cannot leave
+    try:
+        parse_message(encoded)
+    except SipParseError:
+        return None  # a bare CR or NUL copied from the request: the answer would be as broken
+    return response
 
 
 #: Headers whose grammar allows one value: a request repeating one is ambiguous, and RFC 4475
