@@ -98,7 +98,7 @@ def _feature_command(user: str | None, words: list[str], usage: str) -> Command:
                 raise ControlError("cfna on <number> [<rings>]: too many words")
             rings = None
             if len(rest) == 2:
-                if not rest[1].isdigit():
+                if not (rest[1].isascii() and rest[1].isdigit()) or len(rest[1]) > 3:
                     raise ControlError(f"cfna rings must be a whole number, got {rest[1]!r}")
                 rings = int(rest[1])
             return SetFeature(user, Change("cfna", True, target, rings))
@@ -128,7 +128,7 @@ def parse_server_line(line: str) -> Command | None:
             raise ControlError("expected: <user> policy accept|reject|error [status]")
         status = None
         if len(words) > 3:
-            if not words[3].isdigit() or not 400 <= int(words[3]) <= 699:
+            if not (words[3].isascii() and words[3].isdigit()) or not 400 <= int(words[3]) <= 699:
                 raise ControlError("policy error status must be a 4xx-6xx code, e.g. 403")
             status = int(words[3])
         return SetPolicy(None if user == "*" else user, words[2], status)

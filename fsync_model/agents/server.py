@@ -346,8 +346,7 @@ class ReferenceServer(AgentCore):
         try:
             expires = request.expires
             if expires is None and request.contacts:
-                raw = request.contacts[0].param("expires")
-                expires = int(raw) if raw and raw.isdigit() else None
+                expires = request.contacts[0].expires
         except SipParseError as error:
             self.ua.reply(event.transaction, error.status, now, error.reason)
             return

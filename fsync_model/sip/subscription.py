@@ -125,7 +125,7 @@ def _int_param(value: ValueWithParams, name: str) -> int | None:
     raw = value.param(name)
     if raw is None:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise SipParseError("Bad Header: Subscription-State")
     return int(raw)
 
@@ -146,7 +146,7 @@ def _retry_after(response: Response) -> float | None:
     if raw is None:
         return None
     number = raw.split(";", 1)[0].split("(", 1)[0].strip()
-    return float(number) if number.isdigit() else None
+    return float(number) if number.isascii() and number.isdigit() and len(number) < 10 else None
 
 
 # =========================================================================== events

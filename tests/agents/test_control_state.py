@@ -82,3 +82,19 @@ def test_switching_off_keeps_the_number_and_agreement_ignores_it() -> None:
 def test_bad_state_json_names_the_field(doc: object, field: str) -> None:
     with pytest.raises(StateError, match=field):
         FeatureState.from_json(doc)
+
+
+def test_non_ascii_digits_are_refused_not_crashed_on() -> None:
+    with pytest.raises(ControlError, match="whole number"):
+        parse_server_line("1001 cfna on 3000 ²")
+    with pytest.raises(ControlError, match="4xx-6xx"):
+        parse_server_line("1001 policy error ٤٠٣")
+
+
+def test_subscription_state_with_odd_digits_is_a_parse_error() -> None:
+    from fsync_model.sip.errors import SipParseError
+    from fsync_model.sip.params import parse_header_value
+    from fsync_model.sip.subscription import SubscriptionState
+
+    with pytest.raises(SipParseError):
+        SubscriptionState.parse(parse_header_value('active;expires="²"', "Subscription-State"))
