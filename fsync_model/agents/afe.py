@@ -161,8 +161,9 @@ def parse_set_request(afe: AfeSettings, body: bytes) -> tuple[Change, tuple[Find
     if not isinstance(result.document, fe.SetDoNotDisturb | fe.SetForwarding):
         raise fe.BodyError(400, f"a set request must be SetDoNotDisturb or SetForwarding, "
                            f"not {type(result.document).__name__}", result.findings)
-    change = change_of(result.document)
-    if change.on and change.feature != "dnd" and not change.target:
+    doc = result.document
+    if isinstance(doc, fe.SetForwarding) and doc.activate and not doc.forward_dn:
+        # checked before change_of: a Change refuses a forward on without a number
         raise fe.BodyError(400, "SetForwarding activates a forward without a forwardDN",
                            result.findings)
-    return change, result.findings
+    return change_of(doc), result.findings
