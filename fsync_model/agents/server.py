@@ -305,6 +305,10 @@ class ReferenceServer(AgentCore):
                 self._on_bye(event, now)
             elif method == "OPTIONS":
                 self.ua.reply(event.transaction, 200, now, headers=[("Allow", _ALLOW)])
+            elif method == "SUBSCRIBE":
+                # Allow lists SUBSCRIBE: this server has no event package (no notifier), so
+                # the package is what is refused (RFC 6665 8.3.2), not the method
+                self.ua.reply(event.transaction, 489, now)
             else:
                 self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
         elif isinstance(event, AckReceived):
