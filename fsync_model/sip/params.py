@@ -36,6 +36,19 @@ _HEX = frozenset(string.hexdigits)
 _WSP = " \t"
 #: A folded line (RFC 3261 7.3.1): the line break and the whitespace after it are one space.
 _FOLD = re.compile(r"\r?\n[ \t]+")
+_LINE_BREAK_CHAR = re.compile(r"[\r\n]")
+_WS_RUN = re.compile(r"[ \t]*")
+#: ``[...]+`` for each character set :meth:`Scanner.run` is given (a handful of constants).
+_RUN_PATTERNS: dict[frozenset[str], re.Pattern[str]] = {}
+
+
+def _run_pattern(allowed: frozenset[str]) -> re.Pattern[str]:
+    pattern = _RUN_PATTERNS.get(allowed)
+    if pattern is None:
+        pattern = re.compile("[" + "".join(re.escape(char) for char in sorted(allowed)) + "]+")
+        if len(_RUN_PATTERNS) < 64:
+            _RUN_PATTERNS[allowed] = pattern
+    return pattern
 
 Param = tuple[str, str | None]
 """One parameter: (name as written, value unquoted, or ``None`` for a flag like ``;lr``)."""
@@ -45,7 +58,7 @@ Params = tuple[Param, ...]
 
 def is_token(text: str) -> bool:
     """True when ``text`` is a non-empty RFC 3261 token (needs no quotes)."""
-    return bool(text) and all(char in TOKEN_CHARS for char in text)
+    return bool(text) and TOKEN_CHARS.issuperset(text)
 
 
 def find_param(params: Iterable[Param], name: str) -> str | None:
@@ -170,15 +183,17 @@ class Scanner:
     """
 
     def __init__(self, text: str, header: str, *, label: str | None = None) -> None:
-        self.text = _FOLD.sub(" ", text)
+        if "\r" in text or "\n" in text:
+            text = _FOLD.sub(" ", text)
+        self.text = text
         self.header = header
         #: What a failure's reason starts with (``"Bad Header: Via"``, ``"Bad Request-URI"``).
         self.label = label if label is not None else f"Bad Header: {header}"
         self.pos = 0
-        for index, char in enumerate(self.text):
-            if char in "\r\n":
-                self.pos = index
-                self.fail(f"line break {char!r} in value")
+        line_break = _LINE_BREAK_CHAR.search(text)
+        if line_break is not None:
+            self.pos = line_break.start()
+            self.fail(f"line break {line_break.group()!r} in value")
 
     def fail(self, why: str) -> NoReturn:
         # The position is a character index into one header value, not a byte offset into
@@ -196,9 +211,9 @@ class Scanner:
     def skip_ws(self) -> bool:
         """Skip spaces and tabs; true when there were any."""
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] in _WSP:
-            self.pos += 1
-        return self.pos > start
+        end = _WS_RUN.match(self.text, start).end()  # type: ignore[union-attr]
+        self.pos = end
+        return end > start
 
     def expect(self, char: str) -> None:
         if self.peek() != char:
@@ -208,12 +223,11 @@ class Scanner:
     def run(self, allowed: frozenset[str], what: str) -> str:
         """Read one or more characters of ``allowed``."""
         start = self.pos
-        while self.pos < len(self.text) and self.text[self.pos] in allowed:
-            self.pos += 1
-        if self.pos == start:
-            found = self.peek() or "end of value"
-            self.fail(f"expected {what}, found {found!r}")
-        return self.text[start : self.pos]
+        found = _run_pattern(allowed).match(self.text, start)
+        if found is None:
+            self.fail(f"expected {what}, found {self.peek() or 'end of value'!r}")
+        self.pos = found.end()
+        return found.group()
 
     def quoted_string(self) -> str:
         """Read ``"..."`` at the cursor; quoted-pairs are unescaped (RFC 3261 25.1).
@@ -345,6 +359,8 @@ def split_outside_quotes(text: str, sep: str) -> list[str]:
     Lenient on purpose: it only cuts a list header (``Via: a, b``; ``Contact: <x>, <y>``)
     into items, which are then parsed strictly. An unterminated quote runs to the end.
     """
+    if '"' not in text and "<" not in text:
+        return text.split(sep)
     parts: list[str] = []
     start = 0
     in_quotes = False
