@@ -10,6 +10,7 @@ section 21.4.1); a URI scheme other than sip, sips or tel gives 416.
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import string
@@ -94,6 +95,7 @@ def uri_problem(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_ipv6(text: str) -> bool:
     try:
         ipaddress.IPv6Address(text)
@@ -102,6 +104,7 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)

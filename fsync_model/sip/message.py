@@ -144,11 +144,21 @@ _DATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_
                    + r") ([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) GMT")
 
 
+#: Spelling as written -> :func:`canonical_name` (header spellings recur; bounded).
+_CANONICAL: dict[str, str] = {}
+_CANONICAL_MAX = 4096
+
+
 def canonical_name(name: str) -> str:
     """Lower-case long form of a header name (``"i"`` -> ``"call-id"``)."""
-    lname = name.lower()
-    if len(lname) == 1:
-        return COMPACT_FORMS.get(lname, lname)
+    lname = _CANONICAL.get(name)
+    if lname is None:
+        lname = name.lower()
+        if len(lname) == 1:
+            lname = COMPACT_FORMS.get(lname, lname)
+        if len(_CANONICAL) >= _CANONICAL_MAX:
+            _CANONICAL.clear()
+        _CANONICAL[name] = lname
     return lname
 
 
