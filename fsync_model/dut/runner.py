@@ -73,7 +73,7 @@ class RunConfig:
     timing: Timing = field(default_factory=Timing)
     #: seconds spent shrinking one failure
     shrink_budget: float = 60.0
-    #: stop after this many confirmed failures (later cases are skipped)
+    #: stop after this many cases failed (confirmed); later cases are skipped
     max_failures: int = 3
     #: run only these cases (a replay file) instead of the flows and examples
     cases: list[Case] | None = None
@@ -244,7 +244,7 @@ class Runner:
         self.progress.start(len(cases))
         await self.setup_case()
         for case in cases:
-            failures = len(self.result.findings)
+            failures = sum(1 for c in self.result.cases if c.verdict == "failed")
             if failures >= self.config.max_failures:
                 result = CaseResult(case, "skipped", reason=f"stopped after {failures} "
                                     "confirmed failure(s) (--max-failures)")

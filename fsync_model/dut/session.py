@@ -349,8 +349,9 @@ class Session(ABC):
         """Do ``step``; what must hold once it settled."""
 
     @abstractmethod
-    async def reset_feature(self, feature: FeatureName) -> None:
-        """Switch ``feature`` off on both sides through the ordinary mechanisms."""
+    async def reset_feature(self, feature: FeatureName, attempt: int) -> None:
+        """Switch ``feature`` off on both sides through the ordinary mechanisms (attempt 1:
+        the other way than attempt 0, when there is one)."""
 
     @abstractmethod
     def restore_defaults(self) -> None:
@@ -440,28 +441,35 @@ class Session(ABC):
         return False
 
     async def reset(self) -> str | None:
-        """Both sides to the default state; None, or why it could not be done."""
+        """Both sides to the default state; None, or why it could not be done. Each feature
+        that is not off is switched off the usual way (a server change where the server
+        notifies, else a key press); what is still on after that gets the other way."""
         self.faults.configure(0.0, 0.0)
         self.restore_defaults()
         await self.wait_quiet(self.timing.step_timeout)
-        device = await self.device.query(self.user)
-        peer = self.peer_state()
         default = FeatureState()
-        pending = [f for f in FEATURES if not self.agrees(device, default, f)
-                   or not self.agrees(peer, default, f)]
-        if pending:
+        seen: _Observation | None = None
+        for attempt in (0, 1):
+            device = await self.device.query(self.user) if seen is None or (
+                seen.device is None) else seen.device
+            peer = self.peer_state()
+            pending = [f for f in FEATURES if not self.agrees(device, default, f)
+                       or not self.agrees(peer, default, f)]
+            if not pending:
+                break
             mark = len(self.events)
             since = time.time()
             for feature in pending:
-                await self.reset_feature(feature)
-            expect = Expectation("reset", default, default, mark=mark)
-            seen = await self.settle(expect, since)
-            if not seen.matched:
-                shown = seen.device.to_json() if seen.device is not None else "?"
-                return (f"could not bring the line back to the default state before the case "
-                        f"(every feature off): the device shows {shown}, fsync's "
-                        f"{'server' if self.role == 'phone' else 'phone'} "
-                        f"{self.peer_state().to_json()}")
+                await self.reset_feature(feature, attempt)
+            seen = await self.settle(Expectation("reset", default, default, mark=mark), since)
+            if seen.matched:
+                break
+        else:
+            shown = seen.device.to_json() if seen is not None and seen.device else "?"
+            return (f"could not bring the line back to the default state before the case "
+                    f"(every feature off): the device shows {shown}, fsync's "
+                    f"{'server' if self.role == 'phone' else 'phone'} "
+                    f"{self.peer_state().to_json()}")
         self.after_reset()
         self.expected_device = FeatureState()
         self.expected_peer = FeatureState()
@@ -587,17 +595,24 @@ class Session(ABC):
         errors += agent_errors
         warnings += agent_warnings
         peer_name = "fsync's server" if self.role == "phone" else "fsync's phone"
+        sent = self._device_requests(records)
         for key in expect.flows:
             started, ended, last = self._flow_end(key, mark)
             if ended:
                 continue
-            if not started and expect.device_starts:
+            if not started and expect.device_starts and not sent:
                 errors.append(Violation(
                     SYNC_NOTHING_SENT,
                     f"{expect.what}: the device sent nothing for {key} within "
                     f"{self.timing.step_timeout:g} s (is feature sync on for the line?)",
                     "model", "error", index, None,
                     f"the {key} flow: {self._happy(key)}"))
+            elif not started:
+                errors.append(Violation(
+                    SYNC_FLOW_INCOMPLETE,
+                    f"{expect.what}: {peer_name} could not take what the device sent "
+                    f"({', '.join(sent) or 'nothing'}) as the {key} flow",
+                    "model", "error", index, None, f"the {key} flow: {self._happy(key)}"))
             else:
                 table = machines_for(self.profile).get(key)
                 allowed = ", ".join(i.value for i in table.allowed(last)) if (
@@ -640,6 +655,19 @@ class Session(ABC):
                 "state", "error", index, _compact(peer), _compact(expect.peer),
                 self._last_request(records, ours=False)))
         return _unique(errors), _unique(warnings)
+
+    def _device_requests(self, records: list[TapRecord]) -> list[str]:
+        """The methods of the requests the device sent among ``records`` (not REGISTER)."""
+        mine = set(self.ours)
+        out: list[str] = []
+        for record in records:
+            if record.src in mine:
+                continue
+            first = bytes(record.data).split(b" ", 1)[0].decode("ascii", "replace")
+            if first and not first.startswith("SIP/") and first != "REGISTER" and (
+                    first not in out):
+                out.append(first)
+        return out
 
     def _happy(self, key: MachineKey) -> str:
         from fsync_model.model import happy_path
@@ -709,8 +737,9 @@ class PhoneDutSession(Session):
         self.device_address = self.server.registrations[self.user]
         self.device_agent = self._user_agent()
         if self.caps.subscribes:
-            while not ("Active" in self.server.subscriptions_of(self.user)
-                       and not self.server.busy()):
+            # subscribed, whatever became of it (a broken subscription is a finding, not a
+            # reason to stop)
+            while not (self.server.subscriptions_of(self.user) and not self.server.busy()):
                 if loop.time() >= deadline:
                     raise SetupError(
                         f"the phone registered as {self.user} from {self.device_address} but "
@@ -777,9 +806,10 @@ class PhoneDutSession(Session):
                       and e.data.get("user") == self.user for e in self.events[mark:])
         return renewed and "Active" in self.server.subscriptions_of(self.user)
 
-    async def reset_feature(self, feature: FeatureName) -> None:
+    async def reset_feature(self, feature: FeatureName, attempt: int) -> None:
         off = Change(feature, False)
-        if self.caps.mechanism(feature, Direction.SERVER) is Mechanism.AS_FEATURE_EVENT:
+        notifies = self.caps.mechanism(feature, Direction.SERVER) is Mechanism.AS_FEATURE_EVENT
+        if notifies and (attempt == 0 or self.caps.mechanism(feature, Direction.PHONE) is None):
             self.in_cycle(lambda: self.server.admin_change(self.user, off, self.clock()))
         else:
             await self.device.control(off, self.user)
@@ -940,9 +970,10 @@ class ServerDutSession(Session):
             isinstance(e, FlowStepped) and e.machine.endswith("/subscription")
             and e.dest == "Active" for e in self.events[mark:])
 
-    async def reset_feature(self, feature: FeatureName) -> None:
+    async def reset_feature(self, feature: FeatureName, attempt: int) -> None:
         off = Change(feature, False)
-        if self.caps.mechanism(feature, Direction.PHONE) is not None:
+        syncs = self.caps.mechanism(feature, Direction.PHONE) is not None
+        if syncs and (attempt == 0 or self.caps.mechanism(feature, Direction.SERVER) is None):
             self.in_cycle(lambda: self.phone.user_change(off, self.clock()))
         else:
             await self.device.control(off, self.user)

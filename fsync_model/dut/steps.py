@@ -246,14 +246,20 @@ class Capabilities:
 
 
 def regression_cases(profile: Profile, role: Role) -> list[Case]:
-    """One case per flow of the profile: the flow's change at the side its direction names."""
+    """One case per flow of the profile (the flow's change at the side its direction
+    names), then, for a phone under test, each phone-initiated flow once more with the
+    server refusing it by policy (the phone must show the old state)."""
     cases = []
+    rejections = []
     for spec in flows_of(profile):
         kind: StepKind = "server-change" if spec.direction is Direction.SERVER else (
             "phone-change")
-        cases.append(Case(str(spec.key), "flow", (Step(kind, spec.change),),
-                          note=f"{spec.mechanism.value}"))
-    return cases
+        note = spec.mechanism.value
+        cases.append(Case(str(spec.key), "flow", (Step(kind, spec.change),), note=note))
+        if role == "phone" and kind == "phone-change":
+            rejections.append(Case(f"{spec.key} (rejected by policy)", "flow",
+                                   (Step("reject", spec.change),), note=note))
+    return cases + rejections
 
 
 def _random_change(rng: random.Random, caps: Capabilities, feature: FeatureName,
