@@ -719,7 +719,8 @@ class _Writer:
 
     # ------------------------------------------------------------------ feature codes
 
-    def code(self) -> str:
+    def _dialed(self) -> str:
+        """The code the phone dials, as a URI user part, with a stand-in for the number."""
         codes = self.profile.codes
         assert codes is not None
         change = self.change
@@ -729,8 +730,12 @@ class _Writer:
         number = _SENTINEL if change.on and change.target is not None else None
         return uri_user(codes.code_for(feature, action, number, rings))
 
+    def code(self) -> str:
+        """The code the phone dials, as a URI user part, with [field1] for the number."""
+        return self._dialed().replace(_SENTINEL, FIELD_NUMBER)
+
     def code_checks(self, doc: _Doc) -> tuple[list[_Check], list[_Same]]:
-        code = self.code()
+        code = self._dialed()
         if _SENTINEL not in code:
             return [_Check(f"^INVITE sip:{ere(code)}@", "msg")], []
         before, after = code.split(_SENTINEL)
