@@ -3,18 +3,23 @@ day), and each injected defect is caught with the right rule at the right packet
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Sequence
 
 import pytest
 
+from fsync_model.agents.phone import ReferencePhone
+from fsync_model.agents.server import ReferenceServer
+from fsync_model.agents.state import Change
 from fsync_model.model import MachineKey, machines_for
-from fsync_model.profile import PolicyMode, Profile, load_all
+from fsync_model.profile import Direction, PolicyMode, Profile, load_all
 from fsync_model.sip.useragent import MessageRecord
 from fsync_model.testing.flows import flows_of, run_flow
 from fsync_model.trace import rules as R
 from fsync_model.trace.replay import ReplayResult, replay
 from fsync_model.trace.report import check_messages
 from fsync_model.transport.address import Address
+from fsync_model.transport.memory import MemoryNetwork
 from tests.trace.test_replay_support import (
     drop_header,
     edited,
@@ -339,3 +344,60 @@ def test_damaged_capture_is_reported_not_crashed_on() -> None:
     assert R.CAPTURE_PROBLEM in rules
     assert report.exit_code == 0  # warnings only: the capture ended early
     assert all(d.severity == "warning" for d in report.result.deviations)
+
+
+# ------------------------------------------------------------------ longer and partial captures
+
+
+@pytest.mark.parametrize("vendor", ["broadsoft", "metaswitch", "yeastar", "3cx"])
+def test_a_long_capture_is_conformant(vendor: str) -> None:
+    """Changes both ways one after the other, two hours of refreshes (the registrar
+    challenges again with a fresh nonce), then the line's sync switched off (unsubscribe)."""
+    profile = profiles()[vendor]
+    net = MemoryNetwork(seed=3)
+    server = ReferenceServer(profile, rng=random.Random(3), local=Address("udp", "127.0.0.1",
+                                                                            5060),
+                             log_messages=False)
+    phone = ReferencePhone(profile, user="1001", server=server.ua.local, rng=random.Random(4),
+                           sync=True, local=Address("udp", "127.0.0.1", 0), log_messages=False)
+    net.attach(server, server.ua.local)
+    net.attach(phone, Address("udp", "127.0.0.1", 0))
+    net.run_in_cycle(phone, lambda: phone.start(net.now))
+    net.run(until=net.now + 40)
+    changes = [(Direction.PHONE, Change("dnd", True)),
+               (Direction.SERVER, Change("cfa", True, "2000")),
+               (Direction.PHONE, Change("cfna", True, "3000", 4)),
+               (Direction.SERVER, Change("dnd", False)),
+               (Direction.PHONE, Change("cfa", False))]
+    for direction, change in changes:
+        if direction is Direction.PHONE:
+            net.run_in_cycle(phone, lambda c=change: phone.user_change(c, net.now))  # type: ignore[misc]
+        else:
+            net.run_in_cycle(server, lambda c=change: server.admin_change(  # type: ignore[misc]
+                "1001", c, net.now))
+        net.run(until=net.now + 40)
+    net.run(until=net.now + 7300)
+    net.run_in_cycle(phone, lambda: phone.set_sync(False, net.now))
+    net.run(until=net.now + 40)
+    result = replayed(phone.messages, vendor)
+    assert result.deviations == [], shown(result)
+    assert result.flows and all(f.reached_goal for f in result.flows), result.flows
+    assert len(phone.messages) > 30
+
+
+@pytest.mark.parametrize(("vendor", "flow", "pattern"), [
+    ("broadsoft", "broadsoft/dnd/phone-initiated", rb"^REGISTER .*Authorization:"),
+    ("broadsoft", "broadsoft/cfna/phone-initiated", rb"^SUBSCRIBE .*SetForwarding"),
+    ("broadsoft", "broadsoft/cfa/server-initiated", rb"^NOTIFY .*<ForwardingEvent"),
+    ("metaswitch", "metaswitch/dnd/phone-initiated", rb"^SUBSCRIBE .*SetDoNotDisturb"),
+    ("yeastar", "yeastar/cfb/phone-initiated", rb"^INVITE .*Authorization:"),
+])
+def test_a_capture_started_late_is_conformant(vendor: str, flow: str, pattern: bytes) -> None:
+    """tshark started after the phone registered and subscribed: the replay takes the
+    registration and the subscription as they must have been, and raises no false alarm."""
+    records = records_of(vendor, flow)
+    start = find(records, pattern, 1 if flow.endswith("server-initiated") else 0)
+    result = replayed(records[start:], vendor)
+    assert result.deviations == [], shown(result)
+    assert [f.state for f in result.flows if f.machine == flow] == [
+        profile_goal(profiles()[vendor], flow)]
