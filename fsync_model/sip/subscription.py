@@ -24,6 +24,8 @@ expiry send ``terminated;reason=timeout``.
 from __future__ import annotations
 
 import enum
+import heapq
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -643,6 +645,10 @@ class Notifier:
         self.state_body = state_body
         self.subscriptions: dict[SubscriptionId, ServerSubscription] = {}
         self._by_txn: dict[TransactionKey, ServerSubscription] = {}
+        #: (expires_at, n, id) of every subscription, stale entries dropped when seen: the UA
+        #: asks for the next deadline on every message, so this must not scan them all
+        self._expiries: list[tuple[float, int, SubscriptionId]] = []
+        self._pushed = itertools.count()
         ua.add_extension(self)
 
     # ------------------------------------------------------------------ API
@@ -697,16 +703,24 @@ class Notifier:
     # ------------------------------------------------------------------ UaExtension
 
     def get_timer(self) -> float | None:
-        if not self.subscriptions:
-            return None
-        return min(s.expires_at for s in self.subscriptions.values())
+        heap = self._expiries
+        while heap:
+            when, _, sub_id = heap[0]
+            sub = self.subscriptions.get(sub_id)
+            if sub is not None and sub.expires_at == when:
+                return when
+            heapq.heappop(heap)
+            if sub is not None:  # expires_at changed without _expire_at: track the new one
+                self._expire_at(sub, sub.expires_at)
+        return None
 
     def handle_timer(self, now: float) -> None:
-        for sub in list(self.subscriptions.values()):
-            if sub.expires_at <= now and sub.id in self.subscriptions:
-                body, ctype = self.state_body(sub) if self.state_body else (b"", None)
-                self.terminate(sub.id, now, "timeout", body=body, content_type=ctype,
-                               ended="expired")
+        while self.get_timer() is not None and self._expiries[0][0] <= now:
+            _, _, sub_id = heapq.heappop(self._expiries)
+            sub = self.subscriptions[sub_id]
+            body, ctype = self.state_body(sub) if self.state_body else (b"", None)
+            self.terminate(sub.id, now, "timeout", body=body, content_type=ctype,
+                           ended="expired")
 
     def handle_event(self, event: UaEvent, now: float) -> bool:
         if isinstance(event, RequestReceived) and event.request.method == "SUBSCRIBE":
@@ -784,6 +798,7 @@ class Notifier:
         sub_id = SubscriptionId(request.call_id, dialog.local_tag, package, event_id)
         sub = ServerSubscription(sub_id, dialog, now + granted, request=request)
         self.subscriptions[sub_id] = sub
+        self._expire_at(sub, now + granted)
         self.ua.reply(txn, self.accept_status, now, contact=True,
                       headers=[("Expires", str(granted))])
         self.ua.post_event(SubscribeReceived(sub_id, request, True, granted))
@@ -798,7 +813,7 @@ class Notifier:
             self.ua.reply(txn, 481, now)
             return
         sub.request = request
-        sub.expires_at = now + granted
+        self._expire_at(sub, now + granted)
         self.ua.reply(txn, self.accept_status, now, contact=True,
                       headers=[("Expires", str(granted))])
         if granted == 0:
@@ -809,6 +824,10 @@ class Notifier:
             return
         self.ua.post_event(SubscribeReceived(sub_id, request, False, granted))
         self._auto_notify(sub, now)
+
+    def _expire_at(self, sub: ServerSubscription, when: float) -> None:
+        sub.expires_at = when
+        heapq.heappush(self._expiries, (when, next(self._pushed), sub.id))
 
     def _auto_notify(self, sub: ServerSubscription, now: float) -> None:
         if self.state_body is not None and sub.id in self.subscriptions:
