@@ -132,6 +132,8 @@ class ReferenceServer(AgentCore):
         self._registration_trackers: dict[str, FlowTracker] = {}
         self._nonces: set[str] = set()
         self._subs: dict[SubscriptionId, _Subscription] = {}
+        #: user -> that user's subscriptions (a change fans out to them without a scan)
+        self._user_subs: dict[str, dict[SubscriptionId, _Subscription]] = {}
         self._outgoing: dict[TransactionKey, tuple[_Subscription | None, _Outgoing]] = {}
         #: the set request screened and handed to the notifier (at most one: the notifier
         #: accepts or refuses it in the same cycle), keyed by Call-ID, CSeq and branch
@@ -289,6 +291,11 @@ class ReferenceServer(AgentCore):
             self._on_subscribe(event, now)
         elif isinstance(event, SubscriptionEnded):
             sub = self._subs.pop(event.subscription, None)
+            if sub is not None:
+                mine = self._user_subs.get(sub.user, {})
+                mine.pop(sub.id, None)
+                if not mine:
+                    self._user_subs.pop(sub.user, None)
             if sub is not None and event.reason == "unsubscribed":
                 for step in (Input.PHONE_SENDS_UNSUBSCRIBE, Input.SERVER_SENDS_2XX,
                              Input.SERVER_SENDS_NOTIFY_TERMINATED):
@@ -390,6 +397,7 @@ class ReferenceServer(AgentCore):
             sub = _Subscription(event.subscription, user,
                                 self._lifecycle(FlowKind.SUBSCRIPTION))
             self._subs[event.subscription] = sub
+            self._user_subs.setdefault(user, {})[sub.id] = sub
         change = self._pending_sets.pop(_set_key(request), None)
         if change is not None:
             self._on_set_request(sub, change, now)
@@ -427,8 +435,8 @@ class ReferenceServer(AgentCore):
                  exclude: _Subscription | None) -> None:
         """A change NOTIFY with only ``feature`` to every other subscription of ``user``."""
         assert self.profile.afe is not None
-        for sub in list(self._subs.values()):
-            if sub.user != user or sub is exclude:
+        for sub in list(self._user_subs.get(user, {}).values()):
+            if sub is exclude:
                 continue
             tracker = self._flow_tracker(user, feature, Direction.SERVER)
             if tracker is not None:
