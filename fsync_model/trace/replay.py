@@ -528,7 +528,7 @@ class Replayer:
 
     def _request(self, req: Request, cap: CapturedMessage, user: str | None) -> bool:
         by_phone = self._sent_by_phone(req, cap)
-        (self.phone_addresses.add(cap.src) if by_phone else self.phone_addresses.add(cap.dst))
+        self.phone_addresses.add(cap.src if by_phone else cap.dst)
         txn = _Txn("other", req, cap.number, cap.time, _first_line(cap.data), user, by_phone)
         if req.method != "ACK":
             self.txns[(req.call_id, req.cseq.seq, req.cseq.method)] = txn
@@ -544,7 +544,7 @@ class Replayer:
         if method == "INVITE":
             return self._invite(req, cap, txn)
         if method == "ACK":
-            return self._ack(req, cap, user, by_phone)
+            return self._ack(req, cap)
         if method == "BYE":
             return self._bye(req, cap, txn)
         if method == "INFO":
@@ -942,7 +942,7 @@ class Replayer:
         txn.kind = "code-invite"
         return True
 
-    def _ack(self, req: Request, cap: CapturedMessage, user: str, by_phone: bool) -> bool:
+    def _ack(self, req: Request, cap: CapturedMessage) -> bool:
         call = self.calls.get(req.call_id)
         if call is None or call.run is None:
             return call is not None
