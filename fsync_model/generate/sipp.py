@@ -54,10 +54,12 @@ from fsync_model.model import (
     View,
     happy_path,
     machines_for,
+    role_view,
     shortest_path,
     view_kind,
 )
-from fsync_model.profile import Action, Direction, Feature, Mechanism, Profile, uri_user
+from fsync_model.profile import Action, Feature, Mechanism, Profile, uri_user
+from fsync_model.sip.message import REASON_PHRASES
 from fsync_model.testing.flows import FlowSpec, flows_of
 
 FIELD_USER = "[field0]"
@@ -350,9 +352,6 @@ class _Writer:
         self.cseq[dialog] = self.cseq.get(dialog, 0) + 1
         return self.cseq[dialog]
 
-    def sends(self, row: Transition) -> bool:
-        return view_kind(row.input, self.party) is View.SEND
-
     def local(self, doc: _Doc, row: Transition) -> bool:
         """A keypad or portal event: a comment saying who must do what."""
         kind = view_kind(row.input, self.party)
@@ -527,13 +526,11 @@ class _Writer:
             checks.append(_Check(_element("ringCount", str(value.rings))))
         return checks, same
 
-    def afe_headers(self, expires: bool = True) -> list[str]:
+    def afe_headers(self) -> list[str]:
         afe = self.profile.afe
         assert afe is not None
-        out = [f"Event: {afe.event.value}", f"Accept: {afe.accept.value}"]
-        if expires:
-            out.append(f"Expires: {afe.subscribe.expires.value}")
-        return out
+        return [f"Event: {afe.event.value}", f"Accept: {afe.accept.value}",
+                f"Expires: {afe.subscribe.expires.value}"]
 
     def notify(self, body: bytes, ctype: str) -> str:
         afe = self.profile.afe
@@ -934,8 +931,7 @@ class _Writer:
             elif row.input is Input.SERVER_SENDS_INFO:
                 self.info(doc, csta.build_monitor_start(FIELD_USER), csta.MONITOR_START)
             elif row.input is Input.PHONE_SENDS_200:
-                self.info_answer(doc, row, csta.build_monitor_start_response("1"),
-                                 csta.MONITOR_START_RESPONSE)
+                self.info_answer(doc, row, csta.build_monitor_start_response("1"))
             else:
                 raise ValueError(f"{table.key}: no SIPp form for {row.input.value}")
 
@@ -954,8 +950,8 @@ class _Writer:
                 _Check(ere(uacsta.content_type.value), "hdr", "Content-Type:"),
                 _Check(f"<{ere(root)}"), *checks])
 
-    def info_answer(self, doc: _Doc, row: Transition, body: bytes | None, root: str | None,
-                    ) -> None:
+    def info_answer(self, doc: _Doc, row: Transition, body: bytes | None = None) -> None:
+        """The phone's answer to an INFO (with ``body``, e.g. MonitorStartResponse)."""
         uacsta = self.profile.uacsta
         assert uacsta is not None
         status = row.status or 200
@@ -980,7 +976,7 @@ class _Writer:
                 flag = "true" if self.change.on else "false"
                 self.info(doc, body, root, [_Check(_element("doNotDisturbOn", flag))])
             elif row.input is Input.PHONE_SENDS_200:
-                self.info_answer(doc, row, None, None)
+                self.info_answer(doc, row)
             else:
                 raise ValueError(f"{table.key}: no SIPp form for {row.input.value}")
 
@@ -992,8 +988,6 @@ def _auth_header(status: int | None, answer: bool) -> str:
 
 
 def _reason(status: int) -> str:
-    from fsync_model.sip.message import REASON_PHRASES
-
     return REASON_PHRASES.get(status, "Status")
 
 
@@ -1028,13 +1022,6 @@ def _server_mode(groups: list[tuple[str, _Doc]]) -> _Doc:
         doc.jump("call_end")
     doc.mark("call_end")
     return doc
-
-
-def _merge_vars(into: _Doc, *docs: _Doc) -> None:
-    for doc in docs:
-        for name in doc.variables:
-            if name not in into.variables:
-                into.variables.append(name)
 
 
 def scenario(profile: Profile, flow: FlowSpec, role: Role) -> SippScenario:
@@ -1098,8 +1085,6 @@ def scenario(profile: Profile, flow: FlowSpec, role: Role) -> SippScenario:
 
 
 def _inputs(writer: _Writer, flow: FlowSpec) -> list[str]:
-    from fsync_model.model import role_view
-
     return [role_view(row.input, writer.party) for row in happy_path(writer.tables[flow.key])]
 
 
@@ -1150,6 +1135,3 @@ def export(profile: Profile, flows: Sequence[FlowSpec], roles: Sequence[Role] = 
     files.append(SippFile("README.md", "\n".join(lines)))
     return scenarios, files
 
-
-def direction_of(role: Role) -> Direction:
-    return Direction.PHONE if role == "phone" else Direction.SERVER
