@@ -75,10 +75,17 @@ def summary_text(result: SessionResult, *, report_dir: str | None = None) -> str
     for finding in result.findings:
         out.append("")
         out += _finding_lines(finding, result, report_dir)
+    shown: dict[str, list[str]] = {}
     for case in result.cases:
-        if case.verdict in ("flaky", "inconclusive"):
-            out.append("")
-            out.append(f"{case.verdict.upper()} {case.case.name}: {case.reason}")
+        if case.verdict in ("flaky", "inconclusive") or (
+                case.verdict == "skipped" and "inconclusive" in case.reason):
+            shown.setdefault(f"{case.verdict.upper()}: {case.reason}", []).append(
+                case.case.name)
+    for text, names in shown.items():
+        out.append("")
+        more = f" (and {len(names) - 3} more)" if len(names) > 3 else ""
+        out.append(f"{', '.join(names[:3])}{more}")
+        out.append(f"  {text}")
     warnings = result.warnings
     if warnings:
         out.append("")

@@ -28,6 +28,9 @@ from fsync_model.dut.verdicts import CaseResult, CaseRun, Finding, SessionResult
 from fsync_model.profile import Profile
 from fsync_model.transport.address import Address
 
+#: inconclusive cases in a row after which the rest is skipped (the device is not usable)
+INCONCLUSIVE_IN_A_ROW = 3
+
 
 class ListenError(Exception):
     """fsync could not bind its address (a set-up error of the command line: exit 2)."""
@@ -113,6 +116,8 @@ class Runner:
         self.session = session
         self.result = result
         self.progress = progress
+        #: why the remaining cases are not run (the device stays broken)
+        self.stuck: str | None = None
 
     def _finding(self, case: Case, minimal: Case, run: CaseRun, rule: str, runs: int,
                  note: str) -> Finding:
@@ -141,9 +146,25 @@ class Runner:
                     result.reason = f"{rule} again (shrunk in an earlier finding)"
                     result.finding = next(f for f in self.result.findings if f.rule == rule)
                 else:
-                    minimal, run, attempts, note = await self.shrink(case, rule, second)
-                    result.runs += attempts
-                    result.finding = self._finding(case, minimal, run, rule, result.runs, note)
+                    stuck = await self.probe(case.steps[second.steps_run - 1]
+                                             if second.steps_run else None)
+                    result.runs += 1 if stuck is not None else 0
+                    if stuck is not None:
+                        steps = case.steps[:second.steps_run]
+                        minimal = Case(f"{case.name} (minimal)", case.kind, steps, case.note)
+                        note = (f"not shrunk: afterwards the device also failed "
+                                f"'{stuck}', which had passed, so it does not recover "
+                                "between cases and shorter sequences prove nothing")
+                        result.finding = self._finding(case, minimal, second, rule,
+                                                       result.runs, note)
+                        self.stuck = (f"the device did not recover after finding "
+                                      f"#{result.finding.id} ('{stuck}' passed before it, "
+                                      "fails after it)")
+                    else:
+                        minimal, run, attempts, note = await self.shrink(case, rule, second)
+                        result.runs += attempts
+                        result.finding = self._finding(case, minimal, run, rule, result.runs,
+                                                       note)
             elif second.inconclusive is not None:
                 result.verdict = "inconclusive"
                 result.reason = (f"failed once ({_one_line(first.violations[0])}), then the "
@@ -154,6 +175,20 @@ class Runner:
                                  f"when replayed: not reported as a failure")
         result.duration = time.monotonic() - started
         return result
+
+    async def probe(self, failing: Step | None = None) -> str | None:
+        """Run again the shortest case that passed in this session (one doing what the
+        failing step did, if there is one): its name when it fails now (the device carries
+        the failure over into later cases), else None."""
+        passed = [c.case for c in self.result.cases if c.verdict == "passed" and c.case.steps]
+        alike = [c for c in passed if failing is not None
+                 and any(s.kind == failing.kind for s in c.steps)]
+        if not passed:
+            return None
+        probe = min(alike or passed, key=lambda c: len(c.steps))
+        self.progress.status(f"checking the device recovers: {probe.name}")
+        run = await self.session.run_case(probe)
+        return probe.name if run.failed else None
 
     def _verdict(self, case: Case, run: CaseRun) -> CaseResult:
         if run.failed:
@@ -243,16 +278,23 @@ class Runner:
         cases = planned_cases(self.config)
         self.progress.start(len(cases))
         await self.setup_case()
+        stuck = 0
         for case in cases:
             failures = sum(1 for c in self.result.cases if c.verdict == "failed")
             if failures >= self.config.max_failures:
                 result = CaseResult(case, "skipped", reason=f"stopped after {failures} "
                                     "confirmed failure(s) (--max-failures)")
+            elif self.stuck is not None:
+                result = CaseResult(case, "skipped", reason=f"stopped: {self.stuck}")
+            elif stuck >= INCONCLUSIVE_IN_A_ROW:
+                result = CaseResult(case, "skipped", reason=f"stopped after {stuck} "
+                                    "inconclusive cases in a row")
             else:
                 try:
                     result = await self.judge(case)
                 except HookError as error:  # pragma: no cover - run_case catches these
                     result = CaseResult(case, "inconclusive", reason=error.describe())
+            stuck = stuck + 1 if result.verdict == "inconclusive" else 0
             self.result.cases.append(result)
             self.progress.case_done(result)
 

@@ -100,6 +100,8 @@ class Timing:
     hook_timeout: float = 10.0
     #: quiet needed after fsync dropped a packet: the peer's retransmission (T1) must fit
     settle_after_drop: float = 1.2
+    #: more time a step gets per packet fsync dropped in it (the retransmission's delay)
+    per_drop: float = 1.5
     poll: float = 0.02
 
 
@@ -119,6 +121,8 @@ class FaultInjector:
         self.notes: list[str] = []
         #: wall-clock time of the last drop (the quiet after it must be longer)
         self.last_drop = 0.0
+        #: messages dropped so far (each one delays the exchange by a retransmission)
+        self.drops = 0
 
     def install(self, driver: EndpointDriver) -> None:
         for transport in driver.transports:
@@ -144,6 +148,7 @@ class FaultInjector:
         first = data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
         if self.drop and data not in self._dropped and self.rng.random() < self.drop:
             self._dropped.add(data)
+            self.drops += 1
             self.last_drop = time.time()
             self.notes.append(f"dropped {first!r} to {dst}")
             return
@@ -408,13 +413,19 @@ class Session(ABC):
         return not self.differences(device, expect.device) and not self.differences(
             self.peer_state(), expect.peer)
 
-    async def settle(self, expect: Expectation, since: float) -> _Observation:
-        """Wait for quiet and the expected outcome, at most ``step_timeout``."""
+    async def settle(self, expect: Expectation, since: float,
+                     drops: int | None = None) -> _Observation:
+        """Wait for quiet and the expected outcome, at most ``step_timeout`` (plus
+        ``per_drop`` for each packet dropped since ``drops`` was counted)."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timing.step_timeout
+        start = loop.time()
+        drops = self.faults.drops if drops is None else drops
         next_query = 0.0
         last: FeatureState | None = None
         while True:
+            # a dropped packet costs the exchange a retransmission: not the device's fault
+            deadline = start + self.timing.step_timeout + self.timing.per_drop * (
+                self.faults.drops - drops)
             flows = self._flows_done(expect)
             subscribed = not expect.new_subscription or self.subscribed_since(expect.mark)
             if self._quiet(since) and flows and subscribed and loop.time() >= next_query:
@@ -507,11 +518,12 @@ class Session(ABC):
         record_mark = len(self.tap.records)
         mark = len(self.events)
         since = time.time()
+        drops = self.faults.drops
         if self.transport == "udp":
             self.faults.configure(step.drop, step.duplicate)
         try:
             expect = await self.stimulate(step, mark)
-            seen = await self.settle(expect, since)
+            seen = await self.settle(expect, since, drops)
         finally:
             self.faults.configure(0.0, 0.0)
         if expect.after is not None:
@@ -747,6 +759,7 @@ class PhoneDutSession(Session):
                         "switch feature sync on for the line (or raise --wait)")
                 await asyncio.sleep(0.05)
         await self.wait_quiet(self.timing.step_timeout)
+        await self.device.query(self.user)  # fails early (inconclusive) on a broken --query
         records = list(self.tap.records)
         wire = self.wire_checks(records, None)
         errors, warnings = self.agent_findings(list(self.events), records, None)
@@ -925,6 +938,7 @@ class ServerDutSession(Session):
                         f"{tracker.state if tracker is not None else 'none'})")
                 await asyncio.sleep(0.05)
         await self.wait_quiet(self.timing.step_timeout)
+        await self.device.query(self.user)  # fails early (inconclusive) on a broken --query
         records = list(self.tap.records)
         wire = self.wire_checks(records, None)
         errors, warnings = self.agent_findings(list(self.events), records, None)

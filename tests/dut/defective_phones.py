@@ -1,0 +1,89 @@
+"""Reference phones with one injected defect each, for testing ``fsync test`` (test-only).
+
+Each is the reference phone with one behaviour broken the way field devices break it
+(protocol notes): ``fsync test`` must catch each with the right rule. They run in process
+(:class:`tests.dut.support.InProcessPhone`) or as ``fsync phone`` through
+``python -m tests.dut.phone_main --defect NAME``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from fsync_model.agents.phone import ReferencePhone, _Flow
+from fsync_model.agents.state import Change, FeatureName
+from fsync_model.model import REVERTED
+from fsync_model.sip.subscription import NotifyReceived
+
+
+class IgnoresForwardNumber(ReferencePhone):
+    """Takes a forward from the server's NOTIFY but drops its forward-to number."""
+
+    def _adopt(self, change: Change, cause: str, now: float) -> None:
+        super()._adopt(change, cause, now)
+        if change.feature == "dnd" or not change.on:
+            return
+        feature: FeatureName = change.feature
+        state = self._state.forward(feature)
+        self._state = dataclasses.replace(
+            self._state, **{feature: dataclasses.replace(state, target=None)})
+        indicator = self._indicator.forward(feature)
+        self._indicator = dataclasses.replace(
+            self._indicator, **{feature: dataclasses.replace(indicator, target=None)})
+
+
+_SWAP: dict[FeatureName, FeatureName] = {"cfb": "cfna", "cfna": "cfb"}
+
+
+class SwapsBusyAndNoAnswer(ReferencePhone):
+    """Reads forwardBusy as no-answer and forwardNoAns as busy in the server's NOTIFYs."""
+
+    def _adopt(self, change: Change, cause: str, now: float) -> None:
+        swapped = _SWAP.get(change.feature)
+        if swapped is not None:
+            rings = change.rings if swapped == "cfna" and change.on else None
+            change = Change(swapped, change.on, change.target if change.on else None, rings)
+        super()._adopt(change, cause, now)
+
+
+class Notify500(ReferencePhone):
+    """Answers every NOTIFY with 500 and ignores it."""
+
+    def _on_notify(self, event: NotifyReceived, now: float) -> None:
+        self.ua.reply(event.transaction, 500, now, "Server Internal Error")
+
+
+class NoNamespace(ReferencePhone):
+    """Sends set requests without the ECMA-323 namespace (protocol 1: Polycom crashes)."""
+
+    def _send_set_request(self, flow: _Flow, now: float) -> None:
+        original = self.ua.send_in_dialog
+
+        def send(dialog, method, now, *, body=b"", **kwargs):  # type: ignore[no-untyped-def]
+            body = re.sub(rb'\s+xmlns="[^"]*"', b"", body)
+            return original(dialog, method, now, body=body, **kwargs)
+
+        self.ua.send_in_dialog = send  # type: ignore[method-assign]
+        try:
+            super()._send_set_request(flow, now)
+        finally:
+            del self.ua.send_in_dialog
+
+
+class NeverReverts(ReferencePhone):
+    """Keeps showing its own change when the server's confirming NOTIFY carries the old
+    state (a policy rejection): the indicator never reverts."""
+
+    def _finish(self, flow: _Flow, now: float) -> None:
+        if flow.tracker.state == REVERTED:
+            flow.reported = flow.change
+        super()._finish(flow, now)
+
+
+DEFECTS: dict[str, type[ReferencePhone]] = {
+    "ignores-forward-number": IgnoresForwardNumber,
+    "swaps-busy-no-answer": SwapsBusyAndNoAnswer,
+    "notify-500": Notify500,
+    "no-namespace": NoNamespace,
+    "never-reverts": NeverReverts,
+}

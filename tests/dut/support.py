@@ -1,0 +1,223 @@
+"""Helpers for the ``fsync test`` tests: an in-process phone as the device, free ports,
+a bounded ``fsync phone`` / ``fsync serve`` subprocess with its HTTP API. No tests here.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from fsync_model.agents.phone import ReferencePhone
+from fsync_model.agents.state import Change, FeatureState
+from fsync_model.dut.runner import RunConfig, run_session
+from fsync_model.dut.session import Timing
+from fsync_model.dut.verdicts import SessionResult
+from fsync_model.profile import Profile, load_all
+from fsync_model.transport.address import Address
+from fsync_model.transport.driver import EndpointDriver
+
+REPO = Path(__file__).resolve().parents[2]
+FSYNC = [sys.executable, "-m", "fsync_model.cli.main"]
+#: fast timing for loopback agents (the reference phone answers in milliseconds)
+FAST = Timing(wait=10.0, settle=0.1, step_timeout=1.0, hook_timeout=5.0,
+              settle_after_drop=0.8)
+UDP_ANY = Address("udp", "127.0.0.1", 0)
+#: longest any subprocess of these tests may live
+PROCESS_LIMIT = 60.0
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def profile(name: str) -> Profile:
+    return load_all()[name]
+
+
+class InProcessPhone:
+    """A (possibly defective) reference phone in this event loop, as a ``Device``."""
+
+    def __init__(self, cls: type[ReferencePhone], profile: Profile, *, user: str = "1001",
+                 seed: int = 2) -> None:
+        self.cls = cls
+        self.profile = profile
+        self.user = user
+        self.seed = seed
+        self.phone: ReferencePhone | None = None
+        self.driver: EndpointDriver | None = None
+
+    def describe(self) -> str:
+        return f"in-process {self.cls.__name__}"
+
+    async def start(self, server: list[Address]) -> None:
+        loop = asyncio.get_running_loop()
+        self.phone = self.cls(self.profile, user=self.user, server=server[0],
+                              rng=random.Random(self.seed), sync=True, log_messages=False,
+                              keep_messages=False, keep_steps=False)
+        self.driver = await EndpointDriver.open(self.phone, [f"{server[0].transport}:127.0.0.1:0"])
+        phone = self.phone
+        self.driver.run_in_cycle(lambda: phone.start(loop.time()))
+
+    async def control(self, change: Change, user: str) -> None:
+        assert self.driver is not None and self.phone is not None
+        loop = asyncio.get_running_loop()
+        phone = self.phone
+        self.driver.run_in_cycle(lambda: phone.user_change(change, loop.time()))
+
+    async def query(self, user: str) -> FeatureState:
+        assert self.phone is not None
+        return self.phone.state
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+
+
+async def session_with(cls: type[ReferencePhone], vendor: str = "broadsoft", *,
+                       examples: int = 0, seed: int = 1, timing: Timing = FAST,
+                       listen: Address = UDP_ANY, **options: Any) -> SessionResult:
+    """``fsync test --dut phone`` against an in-process phone of class ``cls``."""
+    prof = profile(vendor)
+    device = InProcessPhone(cls, prof)
+    config = RunConfig(prof, "phone", "1001", device, listen, examples=examples, seed=seed,
+                       timing=timing, vendor=vendor, on_ready=device.start, **options)
+    try:
+        return await asyncio.wait_for(run_session(config), PROCESS_LIMIT)
+    finally:
+        device.close()
+
+
+def run_in_process(cls: type[ReferencePhone], vendor: str = "broadsoft",
+                   **options: Any) -> SessionResult:
+    return asyncio.run(session_with(cls, vendor, **options))
+
+
+def run_many(scenarios: dict[str, tuple[type[ReferencePhone], str, dict[str, Any]]],
+             ) -> dict[str, SessionResult]:
+    """Several in-process sessions at once in one event loop (each on its own ports): the
+    runs mostly wait for quiet, so together they take about as long as the longest."""
+    async def main() -> dict[str, SessionResult]:
+        names = list(scenarios)
+        results = await asyncio.gather(*(session_with(scenarios[n][0], scenarios[n][1],
+                                                      **scenarios[n][2]) for n in names))
+        return dict(zip(names, results, strict=True))
+
+    return asyncio.run(main())
+
+
+class Agent:
+    """``fsync phone`` or ``fsync serve`` as a subprocess with its HTTP API on a free port;
+    stopped with SIGTERM (then killed) on exit."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.api = free_port(socket.SOCK_STREAM)
+        self.argv = [*argv, "--api", f"127.0.0.1:{self.api}", "--quiet"]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Agent:
+        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        cwd=REPO, start_new_session=True)
+        return self
+
+    def wait_api(self, limit: float = 10.0) -> None:
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                    ("127.0.0.1", self.api), timeout=0.2):
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{self.argv[:4]}: API not up within {limit} s")
+
+    def __exit__(self, *exc: object) -> None:
+        process = self.process
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+    @property
+    def control(self) -> str:
+        return (f'curl -s -m 5 -d "{{feature}} {{action}} {{target}} {{rings}}" '
+                f"http://127.0.0.1:{self.api}/command")
+
+    @property
+    def server_control(self) -> str:
+        return (f'curl -s -m 5 -d "{{user}} {{feature}} {{action}} {{target}} {{rings}}" '
+                f"http://127.0.0.1:{self.api}/command")
+
+    @property
+    def query(self) -> str:
+        return f"curl -s -m 5 http://127.0.0.1:{self.api}/state"
+
+
+def phone_argv(vendor: str, port: int, *, defect: str | None = None) -> list[str]:
+    """``fsync phone`` (or the test-only defective one) registering at fsync's --listen."""
+    base = [sys.executable, "-m", "tests.dut.phone_main"] if defect else [*FSYNC]
+    extra = ["--defect", defect] if defect else []
+    return [*base, *extra, "phone", "--vendor", vendor, "--server", f"udp:127.0.0.1:{port}",
+            "--user", "1001", "--sync", "on", "--seed", "2"]
+
+
+class TestCommand:
+    """``fsync test`` as a subprocess; ``started`` once it says where it listens."""
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.argv = [*FSYNC, "test", *argv]
+        self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        cwd=REPO, start_new_session=True, text=True)
+        self.first_stderr = ""
+
+    def started(self, limit: float = 15.0) -> str:
+        """Wait for its first stderr line (the listening line) and return it."""
+        assert self.process.stderr is not None
+        deadline = time.monotonic() + limit
+        os.set_blocking(self.process.stderr.fileno(), False)
+        buffer = ""
+        while time.monotonic() < deadline:
+            chunk = self.process.stderr.read()
+            if chunk:
+                buffer += chunk
+                if "\n" in buffer:
+                    self.first_stderr = buffer
+                    return buffer
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise AssertionError(f"fsync test said nothing within {limit} s: {buffer!r}")
+
+    def finish(self, limit: float = PROCESS_LIMIT) -> tuple[int, str, str]:
+        try:
+            out, err = self.process.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            out, err = self.process.communicate(timeout=5)
+            raise AssertionError(f"fsync test ran longer than {limit} s:\n{out}\n{err}")\
+                from None
+        return self.process.returncode, out, self.first_stderr + (err or "")
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
