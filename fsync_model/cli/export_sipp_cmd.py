@@ -21,8 +21,8 @@ multipart or per-feature full state, feature codes), received bodies are checked
 and the variants the wire allows are optional receives (100 Trying, a NOTIFY before the
 200, a challenge the server may send). Beside the scenarios: one injection CSV per flow
 ([field0] user, [field1] forward-to number, [field2] digest password, [field3] SIPp's
-[authentication] keyword with them) and a README with the command line of each scenario. Every file is stamped "generated from spec/<file> by fsync
-export-sipp".
+[authentication] keyword with them) and a README with the command line of each scenario.
+Every file is stamped "generated from spec/<file> by fsync export-sipp".
 """
 
 EPILOG = """\
@@ -75,6 +75,6 @@ def run(args: argparse.Namespace) -> int:
             command = step.command(csv).replace(f"-sf {step.scenario}",
                                                 f"-sf {out / step.scenario}")
             print(f"{scenario.flow.name} ({scenario.role}): {command}")
-    print(f"wrote {len(files)} files ({len(scenarios)} scenarios of {len(flows)} flows) "
+    print(f"wrote {len(files)} files ({len(scenarios)} scenario(s) of {len(flows)} flow(s)) "
           f"to {out}/")
     return EXIT_OK

@@ -79,7 +79,7 @@ def test_writes_every_flow_and_role(tmp_path: Path, capsys: pytest.CaptureFixtur
     readme = (out / "README.md").read_text()
     assert "[field0] user, [field1] forward-to number" in readme
     assert GENERATOR_MARK in readme
-    assert f"wrote {3 * len(flows) + 1} files (16 scenarios of 8 flows)" in printed
+    assert f"wrote {3 * len(flows) + 1} files (16 scenario(s) of 8 flow(s))" in printed
     assert len(list(out.glob("*.xml"))) == 2 * len(flows)
 
 
