@@ -19,7 +19,10 @@ from urllib.parse import unquote as url_unquote
 
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.params import (
+    PARAMS_RE,
+    QUOTED_RE,
     TOKEN_CHARS,
+    TOKEN_RE,
     HeaderValue,
     Param,
     Params,
@@ -29,9 +32,11 @@ from fsync_model.sip.params import (
     format_params,
     has_param,
     is_token,
+    params_of,
     parse_header_value,
     parse_params,
     quote,
+    quoted_content,
     split_outside_quotes,
     unquote,
 )
@@ -73,6 +78,30 @@ _PASSWORD_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" +
 # hname / hvalue characters of URI headers (hnv-unreserved, unreserved, escaped).
 _URI_HEADER_CHARS = frozenset(string.ascii_letters + string.digits + "-_.!~*'()" + "[]/?:+$%")
 
+# Fast paths (see fsync_model.sip.params): patterns accepting a subset of what the Scanner
+# accepts, with the same result; anything they do not match takes the Scanner's path.
+#: _HOST_CHARS as a regex class (a hostname or IPv4 address; IPv6 references go the slow way).
+_HOST_RE = r"[A-Za-z0-9\-._]+"
+#: An absolute URI that uri_problem() accepts and that holds no whitespace (so no "<>").
+_ABS_URI_RE = r'[A-Za-z][A-Za-z0-9+.\-]*:[\x21\x23-\x3b\x3d\x3f-\x7e]+'
+#: A display-name word: token characters or non-ASCII text (not a surrogate escape).
+_DISPLAY_RE = r"[A-Za-z0-9\-.!%*_+`'~\x80-\ud7ff\ue000-\U0010ffff]"
+_NAME_ADDR = re.compile(
+    rf'[ \t]*(?:({QUOTED_RE})[ \t]*|({_DISPLAY_RE}+(?:[ \t]+{_DISPLAY_RE}+)*)[ \t]*)?'
+    rf"<({_ABS_URI_RE})>({PARAMS_RE})"
+)
+_VIA = re.compile(
+    rf"[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]+"
+    rf"({_HOST_RE})(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?({PARAMS_RE})"
+)
+#: ``sip:`` / ``sips:`` [user ``@``] host [``:`` port] *(``;`` uri-parameter), with no
+#: escape, password, IPv6 reference or URI header: what a Request-URI nearly always is.
+_PLAIN_SIP_URI = re.compile(
+    r"[Ss][Ii][Pp][Ss]?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/#]+@)?"
+    rf"({_HOST_RE})(?::([0-9]{{1,5}}))?"
+    r"(?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*"
+)
+
 
 def parse_value_params(text: str, header: str) -> tuple[str, Params]:
     """Split ``value;p=1;q`` into the value and its parameters (strictly, as
@@ -113,6 +142,7 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_hostname(host: str) -> bool:
     """A domain name or dotted IPv4 address (RFC 3261 section 25.1 ``host``)."""
     labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
@@ -212,6 +242,17 @@ def _check_chars(scanner: Scanner, text: str, start: int, allowed: frozenset[str
             scanner.pos = start + index
             scanner.fail(f"{char!r} in {what}")
     check_escapes(text, scanner, start)
+
+
+def is_plain_sip_uri(text: str) -> bool:
+    """True when ``text`` is a ``sip:``/``sips:`` URI of the plain kind (user, host, port,
+    parameters; no escape, password, IPv6 reference or header) that :func:`parse_uri`
+    accepts. False says nothing: ask :func:`parse_uri`."""
+    plain = _PLAIN_SIP_URI.fullmatch(text)
+    if plain is None:
+        return False
+    host, port = plain.groups()
+    return _is_hostname(host) and (port is None or 0 < int(port) < 65536)
 
 
 def parse_uri(text: str, header: str = "Request-URI") -> SipUri:
@@ -353,6 +394,16 @@ def parse_name_addr(text: str, header: str) -> NameAddr:
     """``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)`` (RFC 3261 section 20.10
     and 25.1: display-name = *(token LWS) / quoted-string; no whitespace inside ``<>``; an
     addr-spec holding ``,``, ``?`` or ``;`` must be in angle brackets)."""
+    fast = _NAME_ADDR.fullmatch(text)
+    if fast is None:
+        return scan_name_addr(text, header)
+    quoted, words, uri, block = fast.groups()
+    display = words if quoted is None else quoted_content(quoted)
+    return NameAddr(uri, display, params_of(block), True)
+
+
+def scan_name_addr(text: str, header: str) -> NameAddr:
+    """:func:`parse_name_addr` by the Scanner alone (what the fast path falls back to)."""
     scanner = Scanner(text, header)
     scanner.skip_ws()
     if scanner.at_end():
@@ -446,6 +497,19 @@ def parse_via(text: str) -> Via:
     """One via-parm: ``sent-protocol LWS sent-by *(;via-params)`` (RFC 3261 section 20.42
     and 25.1; whitespace around ``/`` and ``:`` allowed, as in RFC 4475 wsinv). ``received``
     must be an IP address, ``rport`` empty or a port, ``ttl`` 0 to 255, ``maddr`` a host."""
+    fast = _VIA.fullmatch(text)
+    if fast is not None:
+        name, version, transport, host, port, block = fast.groups()
+        params = params_of(block)
+        if (_is_hostname(host) and (port is None or 0 < int(port) < 65536)
+                and _via_param_problem(params) is None):
+            return Via(transport.upper(), host, None if port is None else int(port), params,
+                       f"{name}/{version}")
+    return scan_via(text)
+
+
+def scan_via(text: str) -> Via:
+    """:func:`parse_via` by the Scanner alone (what the fast path falls back to)."""
     scanner = Scanner(text, "Via")
     scanner.skip_ws()
     name = scanner.run(TOKEN_CHARS, "a protocol name")
@@ -466,25 +530,32 @@ def parse_via(text: str) -> Via:
 
 
 def _check_via_params(scanner: Scanner, params: Params) -> None:
+    problem = _via_param_problem(params)
+    if problem is not None:
+        scanner.fail(problem)
+
+
+def _via_param_problem(params: Params) -> str | None:
     for key, value in params:
         lkey = key.lower()
         if lkey == "received":
             address = (value or "").removeprefix("[").removesuffix("]")
             if not (_is_ipv4(address) or _is_ipv6(address)):
-                scanner.fail("received is not an IP address")
+                return "received is not an IP address"
         elif lkey == "rport" and value is not None and value != "":
             if not set(value) <= _DIGIT_CHARS or len(value) > 5 or not 0 < int(value) < 65536:
-                scanner.fail("rport is not a port")
+                return "rport is not a port"
         elif lkey == "ttl":
             if not value or not set(value) <= _DIGIT_CHARS or len(value) > 3 or int(value) > 255:
-                scanner.fail("ttl is not 0 to 255")
+                return "ttl is not 0 to 255"
         elif lkey == "maddr":
             host = (value or "").removeprefix("[").removesuffix("]")
             if not (_is_ipv6(host) or (set(host) <= _HOST_CHARS and host
                                        and _is_hostname(host))):
-                scanner.fail("maddr is not a host")
+                return "maddr is not a host"
         elif lkey == "branch" and not is_token(value or ""):
-            scanner.fail("branch is not a token")
+            return "branch is not a token"
+    return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,9 @@ def pretty_name(name: str) -> str:
     return CANONICAL_NAMES.get(lname) or "-".join(p.capitalize() for p in lname.split("-"))
 
 
+_PRETTY = {name: pretty_name(name) for name in ("event", "subscription-state", "content-type")}
+
+
 @dataclass(frozen=True, slots=True)
 class Headers:
     """Ordered, immutable header fields as written: ``((name, value), ...)``."""
@@ -184,6 +187,11 @@ class Headers:
             object.__setattr__(self, "_index", index)
         return index
 
+    def _first(self, lname: str) -> str | None:
+        """:meth:`get` for a name already in :func:`canonical_name` form."""
+        idx = (self._index if self._index is not None else self._lookup()).get(lname)
+        return self.items[idx[0]][1] if idx else None
+
     def get(self, name: str, default: str | None = None) -> str | None:
         """The value of the first header line called ``name`` (any spelling or compact form)."""
         idx = self._lookup().get(canonical_name(name))
@@ -197,11 +205,20 @@ class Headers:
     def values(self, name: str) -> list[str]:
         """Every value of ``name``: comma-separated lists split where the grammar allows."""
         lname = canonical_name(name)
-        lines = self.get_all(lname)
+        idx = self._lookup().get(lname)
+        if not idx:
+            return []
+        items = self.items
         if lname not in LIST_HEADERS:
-            return lines
+            return [items[i][1] for i in idx]
         out: list[str] = []
-        for line in lines:
+        for i in idx:
+            line = items[i][1]
+            if "," not in line:
+                one = line.strip()
+                if one:
+                    out.append(one)
+                continue
             if lname == "contact" and line.strip() == "*":
                 out.append("*")
                 continue
@@ -247,6 +264,10 @@ class Headers:
         return Headers(tuple((n, v) for n, v in self.items if canonical_name(n) != lname))
 
 
+#: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
+_MISSING: Any = object()
+
+
 class _MessageAccess:
     """Structured, cached access shared by requests and responses.
 
@@ -275,6 +296,17 @@ class _MessageAccess:
             raise SipParseError(f"Missing Header: {pretty_name(name)}")
         return value
 
+    def _name_addr(self, lname: str, header: str) -> NameAddr:
+        """From or To, parsed once (``lname`` lower-case, ``header`` as errors spell it)."""
+        cache = self._cache
+        addr: NameAddr = cache.get(lname, _MISSING)
+        if addr is _MISSING:
+            raw = self.headers._first(lname)
+            if raw is None:
+                raise SipParseError(f"Missing Header: {header}")
+            addr = cache[lname] = parse_name_addr(raw, header)
+        return addr
+
     @property
     def call_id(self) -> str:
         """The Call-ID, stripped; 400 when missing, empty, or holding whitespace or a
@@ -286,34 +318,42 @@ class _MessageAccess:
 
     @property
     def cseq(self) -> CSeq:
-        return self._cached("cseq", lambda: parse_cseq(self._required("cseq")))  # type: ignore[no-any-return]
+        cseq: CSeq = self._cache.get("cseq", _MISSING)
+        if cseq is _MISSING:
+            raw = self.headers._first("cseq")
+            if raw is None:
+                raise SipParseError("Missing Header: CSeq")
+            cseq = self._cache["cseq"] = parse_cseq(raw)
+        return cseq
 
     @property
     def from_addr(self) -> NameAddr:
-        return self._cached(  # type: ignore[no-any-return]
-            "from", lambda: parse_name_addr(self._required("from"), "From"))
+        return self._name_addr("from", "From")
 
     @property
     def to_addr(self) -> NameAddr:
-        return self._cached(  # type: ignore[no-any-return]
-            "to", lambda: parse_name_addr(self._required("to"), "To"))
+        return self._name_addr("to", "To")
 
     @property
     def from_tag(self) -> str | None:
-        return self.from_addr.tag
+        return self._name_addr("from", "From").tag
 
     @property
     def to_tag(self) -> str | None:
-        return self.to_addr.tag
+        return self._name_addr("to", "To").tag
 
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first (comma lists split); empty when there is none."""
-        return self._cached(  # type: ignore[no-any-return]
-            "vias", lambda: [parse_via(v) for v in self.headers.values("via")])
+        vias: list[Via] = self._cache.get("vias", _MISSING)
+        if vias is _MISSING:
+            vias = self._cache["vias"] = [parse_via(v) for v in self.headers.values("via")]
+        return vias
 
     @property
     def top_via(self) -> Via:
+        """The first Via value. Every Via is parsed (a malformed lower one fails here too,
+        as :attr:`vias` does): the transaction layer relies on that."""
         vias = self.vias
         if not vias:
             raise SipParseError("Missing Header: Via")
@@ -339,17 +379,21 @@ class _MessageAccess:
     def _value_params(self, name: str) -> HeaderValue | None:
         """``value;params`` of header ``name``: a media type (``type/subtype``) for
         Content-Type, a single token for the others (Event, Subscription-State)."""
-        def make() -> HeaderValue | None:
-            raw = self.headers.get(name)
-            if raw is None:
-                return None
-            parsed = parse_header_value(raw, pretty_name(name))
+        cache = self._cache
+        parsed: HeaderValue | None = cache.get(name, _MISSING)
+        if parsed is not _MISSING:
+            return parsed
+        raw = self.headers._first(name)
+        if raw is None:
+            parsed = None
+        else:
+            header = _PRETTY.get(name) or pretty_name(name)
+            parsed = parse_header_value(raw, header)
             if ("/" in parsed.value) != (name == "content-type"):
                 why = "not type/subtype" if name == "content-type" else "'/' in value"
-                raise SipParseError(f"Bad Header: {pretty_name(name)} ({why})", line=raw)
-            return parsed
-
-        return self._cached(name, make)  # type: ignore[no-any-return]
+                raise SipParseError(f"Bad Header: {header} ({why})", line=raw)
+        cache[name] = parsed
+        return parsed
 
     @property
     def event(self) -> HeaderValue | None:

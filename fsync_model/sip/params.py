@@ -38,6 +38,47 @@ _WSP = " \t"
 _FOLD = re.compile(r"\r?\n[ \t]+")
 _LINE_BREAK_CHAR = re.compile(r"[\r\n]")
 _WS_RUN = re.compile(r"[ \t]*")
+
+# Fast paths. Each structured parser first tries one compiled pattern that accepts only a
+# subset of what the Scanner accepts (no line break anywhere, so no folding) and builds the
+# same value from its groups; when the pattern does not match, the Scanner runs and says why.
+# The patterns below spell the character sets above: keep them in step.
+#: TOKEN_CHARS as a regex class.
+TOKEN_RE = r"[A-Za-z0-9\-.!%*_+`'~]"
+#: _VALUE_CHARS (a gen-value that is a token or a host) as a regex class.
+_VALUE_RE = r"[A-Za-z0-9\-.!%*_+`'~\[\]:]"
+#: quoted-string: qdtext (no control character but HTAB) or a quoted-pair (no CR or LF).
+QUOTED_RE = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\r\n])*"'
+#: ``*( SEMI generic-param )`` and the whitespace after it, as Scanner.params reads it.
+PARAMS_RE = (rf"(?:[ \t]*;[ \t]*{TOKEN_RE}+(?:[ \t]*=[ \t]*(?:{_VALUE_RE}+|{QUOTED_RE}))?)*"
+             r"[ \t]*")
+_PARAM_ITEM = re.compile(rf"[ \t]*;[ \t]*({TOKEN_RE}+)(?:[ \t]*=[ \t]*({_VALUE_RE}+|{QUOTED_RE}))?")
+_QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
+_HEADER_VALUE = re.compile(rf"[ \t]*({TOKEN_RE}+)[ \t]*(?:/[ \t]*({TOKEN_RE}+))?({PARAMS_RE})")
+
+
+def quoted_content(quoted: str) -> str:
+    """The text of a quoted-string that :data:`QUOTED_RE` matched (quotes off, pairs
+    resolved): what :meth:`Scanner.quoted_string` returns for it."""
+    inner = quoted[1:-1]
+    return _QUOTED_PAIR.sub(r"\1", inner) if "\\" in inner else inner
+
+
+def params_of(block: str) -> Params:
+    """The parameters of ``block``, a text that :data:`PARAMS_RE` matched whole."""
+    if not block or ";" not in block:
+        return ()
+    found: list[Param] = []
+    for name, value in _PARAM_ITEM.findall(block):
+        if not value:
+            found.append((name, None))
+        elif value[0] == '"':
+            found.append((name, quoted_content(value)))
+        else:
+            found.append((name, value))
+    return tuple(found)
+
+
 #: ``[...]+`` for each character set :meth:`Scanner.run` is given (a handful of constants).
 _RUN_PATTERNS: dict[frozenset[str], re.Pattern[str]] = {}
 
@@ -320,6 +361,15 @@ def parse_header_value(text: str, header: str = "header") -> HeaderValue:
     an unterminated quoted string or a comma where a ``;`` belongs (the malformed
     ``active, 3600`` seen in the field) raise :class:`SipParseError` with status 400.
     """
+    fast = _HEADER_VALUE.fullmatch(text)
+    if fast is not None:
+        value, subtype, block = fast.groups()
+        return HeaderValue(value if subtype is None else f"{value}/{subtype}", params_of(block))
+    return scan_header_value(text, header)
+
+
+def scan_header_value(text: str, header: str = "header") -> HeaderValue:
+    """:func:`parse_header_value` by the Scanner alone (what the fast path falls back to)."""
     scanner = Scanner(text, header)
     scanner.skip_ws()
     value = scanner.run(TOKEN_CHARS, "a token")
