@@ -467,6 +467,8 @@ def _afe_phone(profile: Profile, feature: Feature, afe: AfeSettings) -> Transiti
     rows.add(received, I.PHONE_SENDS_ERROR, FAILED, "4xx-6xx", ref,
              note="the phone could not read the confirmation")
     rows.add(early, I.PHONE_SENDS_200, early_done, _status(200), ref, status=200)
+    rows.add(early, I.SERVER_SENDS_2XX, received, _status(answer), ref,
+             note="the 2xx arrived before the phone answered the early NOTIFY", status=answer)
     rows.add(early, I.PHONE_SENDS_ERROR, FAILED, "4xx-6xx", ref,
              note="the phone could not read the confirmation")
     rows.add(early_done, I.SERVER_SENDS_2XX, end, _status(answer), ref, note=end_note,

@@ -362,3 +362,12 @@ def test_no_challenge_removes_the_branch() -> None:
     assert "Challenged" not in reg.states and "Authenticating" not in reg.states
     assert happy(plain, "3cx/registration") == [I.PHONE_SENDS_REGISTER, I.SERVER_SENDS_2XX]
     assert "Challenged" not in table(plain, "3cx/dnd/phone-initiated").states
+
+
+def test_a_2xx_between_an_early_confirm_and_its_answer_is_allowed() -> None:
+    """Over UDP the confirming NOTIFY may overtake the 2xx, and the 2xx may then arrive
+    before the phone has answered that NOTIFY: both orders lead to the same end."""
+    for vendor in ("broadsoft", "metaswitch"):
+        dnd = table(PROFILES[vendor], f"{vendor}/dnd/phone-initiated")
+        assert dnd.dest("ConfirmBeforeAnswer", I.SERVER_SENDS_2XX) == "ConfirmReceived"
+        assert dnd.dest("ConfirmReceived", I.PHONE_SENDS_200) == SYNCED
