@@ -611,7 +611,7 @@ class ServerSubscription:
     expires_at: float
     state: str = "active"
     notifies_sent: int = 0
-    #: the last SUBSCRIBE received in it
+    #: the last SUBSCRIBE received in it (None when the notifier keeps no requests)
     request: Request | None = None
 
 
@@ -632,6 +632,7 @@ class Notifier:
         min_expires: int | None = 60,
         max_expires: int | None = None,
         state_body: StateBody | None = None,
+        keep_requests: bool = True,
     ) -> None:
         if accept_status not in (200, 202):
             raise ValueError("accept_status must be 200 or 202")
@@ -643,6 +644,9 @@ class Notifier:
         self.max_expires = max_expires
         #: when set, NOTIFYs are sent automatically after accepting, refreshing, ending
         self.state_body = state_body
+        #: keep each subscription's last SUBSCRIBE (``ServerSubscription.request``); a server
+        #: holding thousands of subscriptions that never reads it turns this off (~4 KiB each)
+        self.keep_requests = keep_requests
         self.subscriptions: dict[SubscriptionId, ServerSubscription] = {}
         self._by_txn: dict[TransactionKey, ServerSubscription] = {}
         #: (expires_at, n, id) of every subscription, stale entries dropped when seen: the UA
@@ -796,7 +800,8 @@ class Notifier:
             return
         dialog = self.ua.create_uas_dialog(txn)
         sub_id = SubscriptionId(request.call_id, dialog.local_tag, package, event_id)
-        sub = ServerSubscription(sub_id, dialog, now + granted, request=request)
+        sub = ServerSubscription(sub_id, dialog, now + granted,
+                                 request=request if self.keep_requests else None)
         self.subscriptions[sub_id] = sub
         self._expire_at(sub, now + granted)
         self.ua.reply(txn, self.accept_status, now, contact=True,
@@ -812,7 +817,8 @@ class Notifier:
         if sub is None:
             self.ua.reply(txn, 481, now)
             return
-        sub.request = request
+        if self.keep_requests:
+            sub.request = request
         self._expire_at(sub, now + granted)
         self.ua.reply(txn, self.accept_status, now, contact=True,
                       headers=[("Expires", str(granted))])
