@@ -243,4 +243,6 @@ class AgentCore:
                 self.steps.append(step)
             self.emit(FlowStepped(now, str(step.machine), step.source, step.input.value,
                                   step.dest))
+        if not self.keep_steps:
+            tracker.steps.clear()  # a long-lived tracker (a subscription) grew without bound
         return True

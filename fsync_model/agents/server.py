@@ -66,7 +66,7 @@ class _Outgoing:
     sent: Input
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Subscription:
     """One as-feature-event subscription as the server keeps it."""
 
@@ -148,7 +148,7 @@ class ReferenceServer(AgentCore):
             self.notifier = Notifier(self.ua, [afe.event.value],
                                      accept_status=afe.subscribe.answer.value,
                                      default_expires=afe.subscribe.expires.value,
-                                     min_expires=None)
+                                     min_expires=None, keep_requests=False)
 
     # ------------------------------------------------------------------ API
 
