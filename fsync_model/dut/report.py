@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from fsync_model import __version__
-from fsync_model.diagrams.ladder import LadderError
+from fsync_model.diagrams.ladder import LadderError, Note
 from fsync_model.diagrams.messages import ladder_from_messages, message_log
 from fsync_model.diagrams.svg import render_svg
 from fsync_model.dut.verdicts import VERDICTS, CaseResult, Finding, SessionResult, Violation
@@ -132,7 +132,8 @@ def _finding_lines(finding: Finding, result: SessionResult,
     if not steps:
         out.append("    (registration and subscription)")
     if v.message_text:
-        out.append("  offending message:")
+        out.append("  the message the device was given:" if v.source == "state" else
+                   "  offending message:")
         out.append(_indent(v.message_text.strip(), "    | "))
     if report_dir is not None and finding.files:
         folder = Path(report_dir) / Path(next(iter(finding.files.values()))).parent
@@ -157,9 +158,20 @@ def finding_ladder(finding: Finding, result: SessionResult) -> str | None:
     title = f"{finding.rule}: {finding.case.name}"
     caption = "; ".join(f"{i}. {s.describe(result.role)}"
                         for i, s in enumerate(finding.minimal.steps, 1))
+    ours = tuple(a.strip() for a in result.local.split(","))[:1]
+    device = (result.device_address,) if result.device_address else ()
+    notes: list[tuple[int, Note]] = [
+        (mark, Note(ours + device, f"step {i}: {step.describe(result.role)}", "info"))
+        for i, (mark, step) in enumerate(zip(run.step_marks, finding.minimal.steps,
+                                             strict=False), 1)]
+    v = finding.violation
+    text = f"{v.rule}: {v.evidence}" if v.evidence else v.rule
+    if v.expected and v.source == "state":
+        text += f" (expected {v.expected})"
+    notes.append((len(run.records), Note(device or ours, text, "finding")))
     try:
         ladder = ladder_from_messages(run.records, title=title, caption=caption or None,
-                                      lifeline_names=lifeline_names(result))
+                                      lifeline_names=lifeline_names(result), notes=notes)
     except LadderError:
         return None
     return render_svg(ladder)

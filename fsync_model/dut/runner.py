@@ -233,8 +233,11 @@ class Runner:
                 steps = candidate[:run.steps_run]
                 best = run
         out_of_time = time.monotonic() >= deadline
-        note = (f"{original} step(s) -> {len(steps)} in {attempts} re-run(s)"
-                + (" (shrink budget used up)" if out_of_time else ""))
+        if original == 1 and attempts == 0:
+            note = "one step: nothing to shrink"
+        else:
+            note = (f"{original} step(s) -> {len(steps)} in {attempts} re-run(s)"
+                    + (" (shrink budget used up)" if out_of_time else ""))
         minimal = Case(f"{case.name} (minimal)", case.kind, tuple(steps), case.note)
         return minimal, best, attempts, note
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import random
 import time
 from abc import ABC, abstractmethod
@@ -248,8 +249,6 @@ class _Observation:
 
 
 def _feature_json(state: FeatureState, feature: FeatureName) -> str:
-    import json
-
     return json.dumps(state.to_json()[feature])
 
 
@@ -501,7 +500,7 @@ class Session(ABC):
         first = len(self.tap.records)
         for index, step in enumerate(case.steps):
             try:
-                await self.run_step(index, step, run)
+                await self.run_step(index, step, run, first)
             except HookError as error:
                 run.inconclusive = error.describe()
                 break
@@ -514,8 +513,9 @@ class Session(ABC):
         run.duration = time.monotonic() - started
         return run
 
-    async def run_step(self, index: int, step: Step, run: CaseRun) -> None:
+    async def run_step(self, index: int, step: Step, run: CaseRun, first: int = 0) -> None:
         record_mark = len(self.tap.records)
+        run.step_marks.append(record_mark - first)
         mark = len(self.events)
         since = time.time()
         drops = self.faults.drops
@@ -648,24 +648,19 @@ class Session(ABC):
             if diff:
                 errors.append(Violation(
                     SYNC_DEVICE_STATE,
-                    f"{expect.what}: the device shows "
-                    + "; ".join(f"{f} {_feature_json(seen.device, f)}" for f in diff)
-                    + ", expected " + "; ".join(f"{f} {_feature_json(expect.device, f)}"
-                                                for f in diff),
-                    "state", "error", index, _compact(seen.device),
-                    _compact(expect.device), self._last_request(records, ours=True)))
+                    f"{expect.what}: the device shows {_features(seen.device, diff)}, "
+                    f"expected {_features(expect.device, diff)}",
+                    "state", "error", index, _features(seen.device, diff),
+                    _features(expect.device, diff), self._last_request(records, ours=True)))
         peer = self.peer_state()
         diff = self.differences(peer, expect.peer)
         if diff:
             errors.append(Violation(
                 SYNC_PEER_STATE,
-                f"{expect.what}: {peer_name} ended with "
-                + "; ".join(f"{f} {_feature_json(peer, f)}" for f in diff)
-                + ", expected " + "; ".join(f"{f} {_feature_json(expect.peer, f)}"
-                                            for f in diff)
-                + " (what the device sent did not carry the change)",
-                "state", "error", index, _compact(peer), _compact(expect.peer),
-                self._last_request(records, ours=False)))
+                f"{expect.what}: {peer_name} ended with {_features(peer, diff)}, expected "
+                f"{_features(expect.peer, diff)} (what the device sent did not carry the "
+                "change)", "state", "error", index, _features(peer, diff),
+                _features(expect.peer, diff), self._last_request(records, ours=False)))
         return _unique(errors), _unique(warnings)
 
     def _device_requests(self, records: list[TapRecord]) -> list[str]:
@@ -704,10 +699,9 @@ class Session(ABC):
         return out
 
 
-def _compact(state: FeatureState) -> str:
-    import json
-
-    return json.dumps(state.to_json(), separators=(",", ":"))
+def _features(state: FeatureState, features: list[FeatureName]) -> str:
+    """``cfb {"on": false, "target": null}; cfna {...}``: the named features of ``state``."""
+    return "; ".join(f"{f} {_feature_json(state, f)}" for f in features)
 
 
 def _unique(violations: list[Violation]) -> list[Violation]:
@@ -909,7 +903,7 @@ class ServerDutSession(Session):
         self.phone = ReferencePhone(profile, user=user, server=target,
                                     rng=random.Random(seed), observer=self.observe, sync=True,
                                     password=password, local=self.listen, log_messages=False,
-                                    keep_messages=False, keep_steps=False)
+                                    keep_messages=False)
 
     async def open(self) -> None:
         await self._open_driver(self.phone, self.listen)

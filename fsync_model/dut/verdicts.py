@@ -74,6 +74,8 @@ class CaseRun:
     faults: list[str] = field(default_factory=list)
     #: steps actually run
     steps_run: int = 0
+    #: where each step's messages start in ``records``
+    step_marks: list[int] = field(default_factory=list)
     duration: float = 0.0
 
     @property

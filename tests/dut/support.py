@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -66,7 +67,7 @@ class InProcessPhone:
         loop = asyncio.get_running_loop()
         self.phone = self.cls(self.profile, user=self.user, server=server[0],
                               rng=random.Random(self.seed), sync=True, log_messages=False,
-                              keep_messages=False, keep_steps=False)
+                              keep_messages=False)
         self.driver = await EndpointDriver.open(self.phone, [f"{server[0].transport}:127.0.0.1:0"])
         phone = self.phone
         self.driver.run_in_cycle(lambda: phone.start(loop.time()))
@@ -122,8 +123,8 @@ class Agent:
     """``fsync phone`` or ``fsync serve`` as a subprocess with its HTTP API on a free port;
     stopped with SIGTERM (then killed) on exit."""
 
-    def __init__(self, argv: Sequence[str]) -> None:
-        self.api = free_port(socket.SOCK_STREAM)
+    def __init__(self, argv: Sequence[str] = (), *, api: int | None = None) -> None:
+        self.api = api if api is not None else free_port(socket.SOCK_STREAM)
         self.argv = [*argv, "--api", f"127.0.0.1:{self.api}", "--quiet"]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -183,40 +184,48 @@ def phone_argv(vendor: str, port: int, *, defect: str | None = None) -> list[str
 class TestCommand:
     """``fsync test`` as a subprocess; ``started`` once it says where it listens."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, argv: Sequence[str]) -> None:
         self.argv = [*FSYNC, "test", *argv]
         self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         cwd=REPO, start_new_session=True, text=True)
-        self.first_stderr = ""
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._first = threading.Event()
+        self._readers = [threading.Thread(target=self._read, args=(stream, sink), daemon=True)
+                         for stream, sink in ((self.process.stdout, self.out),
+                                              (self.process.stderr, self.err))]
+        for reader in self._readers:
+            reader.start()
 
-    def started(self, limit: float = 15.0) -> str:
-        """Wait for its first stderr line (the listening line) and return it."""
-        assert self.process.stderr is not None
-        deadline = time.monotonic() + limit
-        os.set_blocking(self.process.stderr.fileno(), False)
-        buffer = ""
-        while time.monotonic() < deadline:
-            chunk = self.process.stderr.read()
-            if chunk:
-                buffer += chunk
-                if "\n" in buffer:
-                    self.first_stderr = buffer
-                    return buffer
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.02)
-        raise AssertionError(f"fsync test said nothing within {limit} s: {buffer!r}")
+    def _read(self, stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line)
+            if sink is self.err:
+                self._first.set()
+        if sink is self.err:
+            self._first.set()
+
+    def started(self, limit: float = 20.0) -> str:
+        """Wait for its first stderr line (where it listens) and return it."""
+        if not self._first.wait(limit) or not self.err:
+            raise AssertionError(f"fsync test said nothing within {limit} s")
+        return self.err[0]
 
     def finish(self, limit: float = PROCESS_LIMIT) -> tuple[int, str, str]:
         try:
-            out, err = self.process.communicate(timeout=limit)
+            code = self.process.wait(limit)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            out, err = self.process.communicate(timeout=5)
-            raise AssertionError(f"fsync test ran longer than {limit} s:\n{out}\n{err}")\
-                from None
-        return self.process.returncode, out, self.first_stderr + (err or "")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+            raise AssertionError(f"fsync test ran longer than {limit} s:\n"
+                                 f"{''.join(self.out)}\n{''.join(self.err)}") from None
+        for reader in self._readers:
+            reader.join(5)
+        return code, "".join(self.out), "".join(self.err)
 
 
 def read_json(path: Path) -> Any:
