@@ -41,7 +41,8 @@ they are); empty ones are left out. --query prints the device's state as the sta
   {"dnd": false, "cfa": {"on": true, "target": "2000"}, "cfb": {"on": false, "target":
   null}, "cfna": {"on": true, "target": "3000", "rings": 4}}
 Both run with a timeout (--hook-timeout); a command that fails or prints something else
-makes the test inconclusive, never a device failure.
+makes the test inconclusive, never a device failure (use curl -f, so that an HTTP error is
+a failing command).
 
 output: a summary on stdout (a progress bar on stderr when it is a terminal). With
 --report DIR: report.html (self-contained: findings, ladders), report.json, junit.xml,

@@ -213,6 +213,16 @@ class Device(Protocol):
         """One line for the report."""
 
 
+def last_control(device: Device) -> str | None:
+    """What the device's last --control command printed, for a finding that says the device
+    did nothing (None when the adapter does not keep it)."""
+    run = getattr(device, "last_control_run", None)
+    if not isinstance(run, HookRun):
+        return None
+    printed = _shorten(run.stdout + run.stderr, 200) or "nothing"
+    return f"--control ran {run.command!r} (exit {run.exit_code}) and printed {printed}"
+
+
 class ShellDevice:
     """A device driven by ``--control`` and read by ``--query`` shell commands."""
 
@@ -223,6 +233,7 @@ class ShellDevice:
         self.timeout = timeout
         #: every command run, for the report (command, exit code, seconds)
         self.history: list[HookRun] = []
+        self.last_control_run: HookRun | None = None
 
     @classmethod
     def from_options(cls, control: str, query: str, *, timeout: float) -> ShellDevice:
@@ -240,6 +251,7 @@ class ShellDevice:
         command = self.control_template.render(control_values(change, user))
         run = await run_command(command, self.timeout, "--control")
         self.history.append(run)
+        self.last_control_run = run
         if run.exit_code != 0:
             raise HookError("--control", command, "exit", f"exit status {run.exit_code}",
                             exit_code=run.exit_code, stdout=run.stdout, stderr=run.stderr)

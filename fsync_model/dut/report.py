@@ -383,7 +383,9 @@ def _finding_html(finding: Finding, result: SessionResult) -> str:
     if links:
         out.append(f"<p>Files: {' · '.join(links)}</p>")
     if v.message_text:
-        out.append("<p><b>Offending message</b></p>")
+        label = ("The message the device was given" if v.source == "state"
+                 else "Offending message")
+        out.append(f"<p><b>{label}</b></p>")
         out.append(f"<pre>{_e(v.message_text)}</pre>")
     if finding.ladder_svg:
         out.append(f'<div class="ladder">{_svg_inline(finding.ladder_svg)}</div>')

@@ -45,7 +45,7 @@ from fsync_model.agents.events import AgentEvent, FlowStepped, Info, Problem
 from fsync_model.agents.phone import ReferencePhone
 from fsync_model.agents.server import ReferenceServer, _Outgoing
 from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
-from fsync_model.dut.hooks import Device, HookError
+from fsync_model.dut.hooks import Device, HookError, last_control
 from fsync_model.dut.steps import Capabilities, Case, Role, Step
 from fsync_model.dut.verdicts import CaseRun, Violation
 from fsync_model.dut.wire import check_device_messages, text_of
@@ -613,10 +613,12 @@ class Session(ABC):
             if ended:
                 continue
             if not started and expect.device_starts and not sent:
+                control = last_control(self.device) if self.role == "phone" else None
                 errors.append(Violation(
                     SYNC_NOTHING_SENT,
                     f"{expect.what}: the device sent nothing for {key} within "
-                    f"{self.timing.step_timeout:g} s (is feature sync on for the line?)",
+                    f"{self.timing.step_timeout:g} s (is feature sync on for the line?"
+                    + (f" {control}" if control else "") + ")",
                     "model", "error", index, None,
                     f"the {key} flow: {self._happy(key)}"))
             elif not started:

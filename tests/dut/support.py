@@ -52,7 +52,9 @@ class InProcessPhone:
     """A (possibly defective) reference phone in this event loop, as a ``Device``."""
 
     def __init__(self, cls: type[ReferencePhone], profile: Profile, *, user: str = "1001",
-                 seed: int = 2) -> None:
+                 seed: int = 2, lag: float = 0.0) -> None:
+        self.lag = lag
+        self._seen: list[tuple[float, FeatureState]] = []
         self.cls = cls
         self.profile = profile
         self.user = user
@@ -75,12 +77,22 @@ class InProcessPhone:
     async def control(self, change: Change, user: str) -> None:
         assert self.driver is not None and self.phone is not None
         loop = asyncio.get_running_loop()
-        phone = self.phone
-        self.driver.run_in_cycle(lambda: phone.user_change(change, loop.time()))
+        phone, driver = self.phone, self.driver
+        if self.lag:  # the key press takes effect later (the command returned at once)
+            loop.call_later(self.lag, lambda: driver.run_in_cycle(
+                lambda: phone.user_change(change, loop.time())))
+            return
+        driver.run_in_cycle(lambda: phone.user_change(change, loop.time()))
 
     async def query(self, user: str) -> FeatureState:
         assert self.phone is not None
-        return self.phone.state
+        if not self.lag:
+            return self.phone.state
+        # the display shows what the state was ``lag`` seconds ago
+        now = asyncio.get_running_loop().time()
+        self._seen.append((now, self.phone.state))
+        old = [state for t, state in self._seen if t <= now - self.lag]
+        return old[-1] if old else self._seen[0][1]
 
     def close(self) -> None:
         if self.driver is not None:
@@ -89,10 +101,12 @@ class InProcessPhone:
 
 async def session_with(cls: type[ReferencePhone], vendor: str = "broadsoft", *,
                        examples: int = 0, seed: int = 1, timing: Timing = FAST,
-                       listen: Address = UDP_ANY, **options: Any) -> SessionResult:
-    """``fsync test --dut phone`` against an in-process phone of class ``cls``."""
+                       listen: Address = UDP_ANY, lag: float = 0.0,
+                       **options: Any) -> SessionResult:
+    """``fsync test --dut phone`` against an in-process phone of class ``cls`` (``lag``:
+    its key presses take effect, and its display follows, that many seconds late)."""
     prof = profile(vendor)
-    device = InProcessPhone(cls, prof)
+    device = InProcessPhone(cls, prof, lag=lag)
     config = RunConfig(prof, "phone", "1001", device, listen, examples=examples, seed=seed,
                        timing=timing, vendor=vendor, on_ready=device.start, **options)
     try:

@@ -55,6 +55,7 @@ SCENARIOS: dict[str, tuple[type[ReferencePhone], str, dict[str, Any]]] = {
     "broadsoft": (ReferencePhone, "broadsoft", {"examples": 4, "seed": 11}),
     "yeastar": (ReferencePhone, "yeastar", {"examples": 3, "seed": 5}),
     "3cx": (ReferencePhone, "3cx", {"examples": 1, "seed": 2}),
+    "slow": (ReferencePhone, "broadsoft", {"examples": 2, "seed": 3, "lag": 0.4}),
     "metaswitch-tcp": (ReferencePhone, "metaswitch",
                        {"listen": Address("tcp", "127.0.0.1", 0)}),
     "encoding": (ReferencePhone, "metaswitch", {"cases": [Case("x", "example", ENCODING)],
@@ -83,8 +84,10 @@ def _clean(result: SessionResult) -> None:
     assert result.exit_code == EXIT_OK
 
 
-@pytest.mark.parametrize("name", ["broadsoft", "yeastar", "3cx", "metaswitch-tcp"])
+@pytest.mark.parametrize("name", ["broadsoft", "yeastar", "3cx", "metaswitch-tcp", "slow"])
 def test_the_reference_phone_conforms(results: dict[str, SessionResult], name: str) -> None:
+    """Also when its key presses act, and its display follows, 0.4 s late ("slow"): fsync
+    waits for a slow device and never fails it for being slow."""
     result = results[name]
     _clean(result)
     assert {c.case.kind for c in result.cases} == (
