@@ -403,7 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"parameters: rates {rates} flows/s, {duration:g} s each, 12 messages per flow, "
           f"vendor broadsoft, fsync serve --quiet")
     print(f"versions: python {platform.python_version()} ({platform.python_implementation()}),"
-          f" {sipp_version(sipp)}, cpus {os.cpu_count()}")
+          f" {sipp_version(sipp)}, cpus {os.cpu_count()}, load average before the run "
+          f"{os.getloadavg()[0]:.2f} (other work on the box skews both servers)")
     print(f"{'server':6} {'offered':>7} {'calls':>7} {'flows/s':>10} {'failed':>7} "
           f"{'retrans':>8} {'p50 ms':>8} {'p99 ms':>8}")
     results: dict[tuple[str, int], Result] = {}

@@ -93,7 +93,7 @@ def _stat(folder: Path, name: str) -> int:
         return 0
 
 
-def measure_serve(sipp: str, count: int, rate: int, work: Path) -> None:
+def measure_serve(sipp: str, count: int, rate: int, work: Path, settle: float = 40.0) -> None:
     users = work / "users.csv"
     write_users(users, count)
     server = FsyncServer(work)
@@ -116,6 +116,10 @@ def measure_serve(sipp: str, count: int, rate: int, work: Path) -> None:
             stdin=subprocess.DEVNULL)
         elapsed = time.monotonic() - started
         time.sleep(1.0)  # let the last answers settle
+        busy = vm_rss_kib(pid)
+        # a server transaction lives 64*T1 = 32 s after its answer (Timer J), holding the
+        # request: measure again once the last ones are gone
+        time.sleep(settle)
         after = vm_rss_kib(pid)
         ok, failed = _stat(folder, "SuccessfulCall(C)"), _stat(folder, "FailedCall(C)")
         alive = server.proc.poll() is None
@@ -124,9 +128,12 @@ def measure_serve(sipp: str, count: int, rate: int, work: Path) -> None:
     per = (after - base) * 1024 / max(ok, 1)
     print(f"fsync serve (--quiet, UDP): {ok} subscriptions active ({failed} failed, SIPp exit "
           f"{done.returncode}) in {elapsed:.1f} s; server alive: {alive}")
+    print(f"VmRSS right after the last SUBSCRIBE (transactions still in Timer J): "
+          f"{busy / 1024:.1f} MiB")
     print(f"VmRSS: {base / 1024:.1f} MiB at start, {after / 1024:.1f} MiB with the "
           f"subscriptions: {(after - base) / 1024:.1f} MiB more, {per / 1024:.2f} KiB per "
-          f"subscription; total {after / 1024:.1f} MiB (target < 60 MB: "
+          f"subscription; total {after / 1024:.1f} MiB {settle:g} s after the last one "
+          f"(target < 60 MB: "
           f"{'met' if after * 1024 < 60e6 else 'NOT met'})")
     if "Traceback" in errors:
         print("fsync serve reported errors:", errors[-400:])
@@ -179,10 +186,17 @@ def measure_in_process(count: int, top: int = 15) -> None:
             out, self.out = self.out, []
             return out
 
+    from fsync_model.cli.runtime import CHATTY_EVENTS, EventLog
+    from fsync_model.cli.serve_cmd import create_server
+
     net = MemoryNetwork(seed=1)
     tracemalloc.start(5)
-    server = ReferenceServer(load_all()["broadsoft"], rng=random.Random(1),
-                             log_messages=False, keep_messages=False, keep_steps=False)
+    # built as fsync serve --quiet builds it: its factory, its event log (nothing printed)
+    events = EventLog(None, hidden=CHATTY_EVENTS)
+    server = create_server(load_all()["broadsoft"], rng=random.Random(1),
+                           observer=lambda event: events.emit(event.to_json()), policy=None,
+                           policy_status=None, password=None)
+    assert isinstance(server, ReferenceServer)
     net.attach(server, server_at)
     client = Client()
     net.attach(client, client_at)
