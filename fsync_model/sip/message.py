@@ -38,6 +38,7 @@ from fsync_model.sip.fields import (
     NameAddr,
     SipUri,
     Via,
+    is_plain_sip_uri,
     parse_cseq,
     parse_name_addr,
     parse_uri,
@@ -478,6 +479,8 @@ class Request(_MessageAccess):
     body: bytes = b""
     version: str = SIP_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: The bytes this message was parsed from, when serialize() gives exactly them.
+    _wire: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def start_line(self) -> str:
@@ -490,7 +493,8 @@ class Request(_MessageAccess):
             "request-uri", lambda: parse_uri(self.uri, "Request-URI"))
 
     def serialize(self) -> bytes:
-        return self._serialize_with(self.start_line)
+        wire = self._wire
+        return wire if wire is not None else self._serialize_with(self.start_line)
 
     def replace(self, **changes: Any) -> Request:
         """A copy with some fields changed (``headers=``, ``body=``, ``uri=``...)."""
@@ -544,6 +548,8 @@ class Response(_MessageAccess):
     body: bytes = b""
     version: str = SIP_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: The bytes this message was parsed from, when serialize() gives exactly them.
+    _wire: bytes | None = field(default=None, init=False, compare=False, repr=False)
 
     @property
     def start_line(self) -> str:
@@ -563,7 +569,8 @@ class Response(_MessageAccess):
         return 200 <= self.status < 300
 
     def serialize(self) -> bytes:
-        return self._serialize_with(self.start_line)
+        wire = self._wire
+        return wire if wire is not None else self._serialize_with(self.start_line)
 
     def replace(self, **changes: Any) -> Response:
         values: dict[str, Any] = {"status": self.status, "reason": self.reason,
@@ -654,7 +661,10 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     The header block ends at the first empty line; lines end in CRLF or, tolerated as
     :class:`~fsync_model.sip.framing.StreamFramer` does, a bare LF; a bare CR is an error.
     Folded lines are joined with one space. Header values are kept as text (undecodable
-    bytes as surrogate escapes, so the message serializes back to the same bytes).
+    bytes as surrogate escapes, so the message serializes back to the same bytes). When
+    ``data`` is already what :meth:`~Request.serialize` would write (CRLF line ends,
+    ``Name: value`` lines, nothing past the body), the message keeps it and serializes to
+    it without rebuilding.
     """
     if len(data) > max_size:
         raise _bad(f"Message Too Large (over {max_size} bytes)", 513)
@@ -663,6 +673,117 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     n = len(data)
     while start < n and data[start] in (13, 10):
         start += 1
+    # The usual case, in one decode and one split: the head ends at the first CRLF CRLF and
+    # holds no bare CR or LF. Anything else is cut line by line (_irregular_lines), which
+    # also knows each line's byte offset; here an offset is computed only for an error.
+    lines: list[str] | None = None
+    offsets: list[int] | None = None
+    end = data.find(b"\r\n\r\n", start) if type(data) is bytes else -1
+    if end >= 0:
+        text = data[start:end].decode("utf-8", "surrogateescape")
+        lines = text.split("\r\n")
+        breaks = len(lines) - 1
+        if text.count("\n") == breaks and text.count("\r") == breaks:
+            body_start = end + 4
+        else:
+            lines = None
+    if lines is None:
+        lines, offsets, body_start = _irregular_lines(data, start)
+
+    first = lines[0]
+    msg_kind, first_parts = _parse_start_line(first, start)
+
+    # header lines; the index (canonical name -> positions) is built on the way, and
+    # ``exact`` stays true while serialize() would give back these very bytes
+    exact = offsets is None and start == 0
+    items: list[tuple[str, str]] = []
+    index: dict[str, list[int]] = {}
+    known = _HEADER_NAMES
+    for number in range(1, len(lines)):
+        line = lines[number]
+        colon = line.find(":")
+        name = line[:colon] if colon > 0 else ""
+        lname = known.get(name)
+        if lname is None:
+            if line[:1] in (" ", "\t"):
+                if not items:
+                    raise _bad("Continuation line before any header",
+                               offset=_offset(lines, offsets, number, start), line=line)
+                name, value = items[-1]
+                more = line.strip(" \t")
+                items[-1] = (name, f"{value} {more}" if value and more else value or more)
+                exact = False
+                continue
+            if colon <= 0:
+                raise _bad("Bad header line (no colon)" if colon < 0 else "Empty header name",
+                           offset=_offset(lines, offsets, number, start), line=line)
+            name = line[:colon].rstrip(" \t")
+            if not is_token(name):
+                raise _bad("Bad header name", offset=_offset(lines, offsets, number, start),
+                           line=line)
+            lname = canonical_name(name)
+            if len(name) == colon:
+                if len(known) >= _CANONICAL_MAX:
+                    known.clear()
+                known[name] = lname
+            else:
+                exact = False
+        value = line[colon + 1 :].strip(" \t")
+        if exact and (len(value) != len(line) - colon - 2 or line[colon + 1] != " "):
+            exact = False
+        positions = index.get(lname)
+        if positions is None:
+            index[lname] = [len(items)]
+        else:
+            positions.append(len(items))
+        items.append((name, value))
+
+    body = data[body_start:]
+    positions = index.get("content-length")
+    length: int | None = None
+    if positions is not None:
+        if len(positions) == 1:
+            raw = items[positions[0]][1]
+            if len(raw) <= 10 and raw.isdigit() and raw.isascii():
+                length = int(raw)
+            else:
+                length = _length(raw)
+        else:
+            lengths = {_length(items[i][1]) for i in positions}
+            if len(lengths) > 1:
+                raise _bad("Conflicting Content-Length headers")
+            length = lengths.pop()
+    if length is not None:
+        if length > len(body):
+            raise _bad("Content-Length larger than body",
+                       line=f"Content-Length: {length} but {len(body)} body bytes")
+        if length < len(body):
+            body = body[:length]
+            exact = False
+    elif stream:
+        raise _bad("Missing Header: Content-Length (required on stream transports)")
+
+    headers = Headers(tuple(items), index)
+    msg: Message
+    if msg_kind == "request":
+        method, uri, version = first_parts
+        msg = Request(method, uri, headers, body, version)
+    else:
+        version, status_text, reason = first_parts
+        msg = Response(int(status_text), reason, headers, body, version)
+    if exact and msg.start_line == first:
+        object.__setattr__(msg, "_wire", data)
+    return msg
+
+
+#: Header-name spellings seen that are tokens -> canonical_name (bounded as _CANONICAL).
+_HEADER_NAMES: dict[str, str] = {}
+
+
+def _irregular_lines(data: bytes, start: int) -> tuple[list[str], list[int], int]:
+    """The head's lines cut one by one (bare LFs as line ends; a bare CR is an error), each
+    line's byte offset, and where the body starts."""
+    n = len(data)
     end = _HEAD_END.search(data, start)
     if end is not None:
         head_bytes = data[start : end.start()]
@@ -673,54 +794,25 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
         body_start = n
     if not head_bytes:
         raise _bad("Empty message", offset=start)
-    lines: list[tuple[str, int]] = []
+    lines: list[str] = []
+    offsets: list[int] = []
     line_start = 0
     for line_break in _LINE_BREAK.finditer(head_bytes):
         lines.append(_decoded_line(head_bytes[line_start : line_break.start()],
-                                   start + line_start))
+                                   start + line_start)[0])
+        offsets.append(start + line_start)
         line_start = line_break.end()
-    lines.append(_decoded_line(head_bytes[line_start:], start + line_start))
+    lines.append(_decoded_line(head_bytes[line_start:], start + line_start)[0])
+    offsets.append(start + line_start)
+    return lines, offsets, body_start
 
-    first, first_offset = lines[0]
-    msg_kind, first_parts = _parse_start_line(first, first_offset)
 
-    items: list[tuple[str, str]] = []
-    for line, offset in lines[1:]:
-        if line[:1] in (" ", "\t"):
-            if not items:
-                raise _bad("Continuation line before any header", offset=offset, line=line)
-            name, value = items[-1]
-            more = line.strip(" \t")
-            items[-1] = (name, f"{value} {more}" if value and more else value or more)
-            continue
-        colon = line.find(":")
-        if colon <= 0:
-            raise _bad("Bad header line (no colon)" if colon < 0 else "Empty header name",
-                       offset=offset, line=line)
-        name = line[:colon].rstrip(" \t")
-        if not is_token(name):
-            raise _bad("Bad header name", offset=offset, line=line)
-        items.append((name, line[colon + 1 :].strip(" \t")))
-
-    headers = Headers(tuple(items))
-    body = data[body_start:]
-    lengths = {_length(raw) for raw in headers.get_all("content-length")}
-    if len(lengths) > 1:
-        raise _bad("Conflicting Content-Length headers")
-    length = lengths.pop() if lengths else None
-    if length is not None:
-        if length > len(body):
-            raise _bad("Content-Length larger than body",
-                       line=f"Content-Length: {length} but {len(body)} body bytes")
-        body = body[:length]
-    elif stream:
-        raise _bad("Missing Header: Content-Length (required on stream transports)")
-
-    if msg_kind == "request":
-        method, uri, version = first_parts
-        return Request(method, uri, headers, body, version)
-    version, status_text, reason = first_parts
-    return Response(int(status_text), reason, headers, body, version)
+def _offset(lines: list[str], offsets: list[int] | None, number: int, start: int) -> int:
+    """Byte offset of line ``number`` (CRLF line ends when ``offsets`` is None)."""
+    if offsets is not None:
+        return offsets[number]
+    return start + sum(len(line.encode("utf-8", "surrogateescape")) + 2
+                       for line in lines[:number])
 
 
 def _decoded_line(raw: bytes, offset: int) -> tuple[str, int]:
@@ -765,6 +857,8 @@ def _parse_start_line(first: str, offset: int) -> tuple[str, tuple[str, str, str
     if not version[:4].upper() == "SIP/":
         raise _bad("Bad request line (no SIP version)", offset=offset, line=first)
     _check_version(version, first, offset)
+    if is_plain_sip_uri(uri):
+        return "request", (method, uri, version)
     problem = uri_problem(uri)
     if problem is not None:
         raise _bad(f"Bad Request-URI ({problem})", offset=offset, line=first)

@@ -12,7 +12,7 @@ past their limits).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 
 from fsync_model.sip import fields, params
 from fsync_model.sip.errors import SipParseError
+from fsync_model.sip.message import parse_message
+from tests.sip.test_fuzz import mutated_messages
 
 WS = st.sampled_from(["", "", "", " ", "\t", "  ", " \t"])
 NAMES = st.sampled_from(
@@ -177,3 +179,106 @@ def test_plain_request_uris_are_recognised(uri: str) -> None:
 )
 def test_unusual_request_uris_take_the_strict_path(uri: str) -> None:
     assert not fields.is_plain_sip_uri(uri)
+
+
+# --------------------------------------------------------------------------- parse_message
+
+
+CANONICAL = (
+    b"NOTIFY sip:1001@192.168.1.50:5060 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 192.168.1.10:5060;branch=z9hG4bK-as-1\r\n"
+    b'From: "J\xc3\xb6rg" <sip:1001@as.example.com>;tag=as7f\r\n'
+    b"To: <sip:1001@as.example.com>;tag=29174\r\n"
+    b"Call-ID: 1830946597@192.168.1.50\r\n"
+    b"CSeq: 1 NOTIFY\r\n"
+    b"X-Empty: \r\n"
+    b"Event: as-feature-event\r\n"
+    b"Content-Type: application/x-as-feature-event+xml\r\n"
+    b"Content-Length: 4\r\n"
+    b"\r\n"
+    b"<x/>"
+)
+
+
+def test_a_canonical_message_serializes_to_its_own_bytes() -> None:
+    msg = parse_message(CANONICAL)
+    assert msg.serialize() is CANONICAL
+    assert msg.replace().serialize() == CANONICAL
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (b"\r\n", b"\n"),                       # bare LF line ends
+        (b"CSeq: 1", b"CSeq:  1"),              # two spaces after the colon
+        (b"CSeq: 1", b"CSeq:1"),                # none
+        (b"CSeq: 1", b"CSeq : 1"),              # space before the colon
+        (b"NOTIFY\r\n", b"NOTIFY \r\n"),        # trailing space
+        (b"CSeq: 1 NOTIFY\r\n", b"CSeq: 1\r\n NOTIFY\r\n"),  # folded
+        (b"X-Empty: \r\n", b"X-Empty:\r\n"),
+        (b"<x/>", b"<x/>trailing"),             # bytes past Content-Length
+        (b"NOTIFY sip", b"\r\nNOTIFY sip"),     # a CRLF before the start line
+    ],
+)
+def test_other_spellings_serialize_as_rebuilt(old: bytes, new: bytes) -> None:
+    data = CANONICAL.replace(old, new)
+    msg = parse_message(data)
+    assert msg.serialize() != data
+    assert msg.serialize() == msg.replace().serialize()
+
+
+def test_a_changed_message_serializes_its_change() -> None:
+    msg = parse_message(CANONICAL)
+    changed = msg.replace(headers=msg.headers.added("X-New", "1"))
+    assert changed.serialize() == CANONICAL.replace(b"\r\n\r\n", b"\r\nX-New: 1\r\n\r\n")
+
+
+def test_a_response_without_reason_phrase_is_not_its_own_bytes() -> None:
+    data = b"SIP/2.0 200\r\nContent-Length: 0\r\n\r\n"
+    assert parse_message(data).serialize() == b"SIP/2.0 200 \r\nContent-Length: 0\r\n\r\n"
+
+
+def test_bytearray_input_parses_as_bytes() -> None:
+    msg = parse_message(cast(bytes, bytearray(CANONICAL)))
+    assert msg == parse_message(CANONICAL)
+    assert msg.serialize() == CANONICAL
+
+
+@pytest.mark.parametrize("crlf", [b"\r\n", b"\n"])
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (b"No colon here", "Bad header line (no colon)"),
+        (b": empty name", "Empty header name"),
+        (b"Bad Name: x", "Bad header name"),
+        (b"B\xc3\xa4d: x", "Bad header name"),
+    ],
+)
+def test_error_offsets_count_bytes(crlf: bytes, bad: bytes, reason: str) -> None:
+    """The one-decode path (CRLF) and the line-by-line path (bare LF) give the byte offset
+    of the bad line, after multi-byte characters and surrogate escapes."""
+    data = CANONICAL.replace(b"X-Empty: \r\n", b"X-Odd: \xff\xfe \xe2\x82\xac\r\n" + bad + b"\r\n")
+    data = data.replace(b"\r\n", crlf)
+    with pytest.raises(SipParseError) as caught:
+        parse_message(data)
+    assert caught.value.reason == reason
+    assert caught.value.offset == data.index(bad)
+
+
+def test_continuation_before_any_header_offset() -> None:
+    data = b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\nContent-Length: 0\r\n\r\n"
+    with pytest.raises(SipParseError) as caught:
+        parse_message(data)
+    assert caught.value.reason == "Continuation line before any header"
+    assert caught.value.offset == data.index(b" folded")
+
+
+@settings(max_examples=300)
+@given(mutated_messages())
+def test_serialize_is_the_rebuilt_message(data: bytes) -> None:
+    """Returning the parsed bytes is only a shortcut: it never differs from rebuilding."""
+    try:
+        msg = parse_message(data)
+    except SipParseError:
+        return
+    assert msg.serialize() == msg.replace().serialize()
