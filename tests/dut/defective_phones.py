@@ -1,4 +1,5 @@
-"""Reference phones with one injected defect each, for testing ``fsync test`` (test-only).
+"""Reference phones (and a server) with one injected defect each, for testing ``fsync test``
+(test-only).
 
 Each is the reference phone with one behaviour broken the way field devices break it
 (protocol notes): ``fsync test`` must catch each with the right rule. They run in process
@@ -9,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from typing import Any
 
 from fsync_model.agents.phone import ReferencePhone, _Flow
+from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change, FeatureName
 from fsync_model.model import REVERTED
 from fsync_model.sip.subscription import NotifyReceived
@@ -78,6 +81,16 @@ class NeverReverts(ReferencePhone):
         if flow.tracker.state == REVERTED:
             flow.reported = flow.change
         super()._finish(flow, now)
+
+
+class ServerDropsNamespace(ReferenceServer):
+    """A server whose change NOTIFYs (not the full state) lack the namespace."""
+
+    def _queue(self, sub: Any, body: bytes, ctype: str, tracker: Any, sent: Any,
+               now: float) -> None:
+        if tracker is not sub.tracker:
+            body = re.sub(rb'\s+xmlns="[^"]*"', b"", body)
+        super()._queue(sub, body, ctype, tracker, sent, now)
 
 
 DEFECTS: dict[str, type[ReferencePhone]] = {

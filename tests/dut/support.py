@@ -14,11 +14,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
 from fsync_model.agents.phone import ReferencePhone
+from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.dut.runner import RunConfig, run_session
 from fsync_model.dut.session import Timing
@@ -115,19 +116,71 @@ async def session_with(cls: type[ReferencePhone], vendor: str = "broadsoft", *,
         device.close()
 
 
+class InProcessServer:
+    """A (possibly defective) reference server in this event loop, as a ``Device``."""
+
+    def __init__(self, cls: type[ReferenceServer], profile: Profile, seed: int = 5) -> None:
+        self.server = cls(profile, rng=random.Random(seed), log_messages=False,
+                          keep_messages=False, keep_steps=False)
+        self.driver: EndpointDriver | None = None
+
+    def describe(self) -> str:
+        return f"in-process {type(self.server).__name__}"
+
+    async def start(self) -> Address:
+        self.driver = await EndpointDriver.open(self.server, ["udp:127.0.0.1:0"])
+        return self.driver.local_addresses[0]
+
+    async def control(self, change: Change, user: str) -> None:
+        assert self.driver is not None
+        loop = asyncio.get_running_loop()
+        server = self.server
+        self.driver.run_in_cycle(lambda: server.admin_change(user, change, loop.time()))
+
+    async def query(self, user: str) -> FeatureState:
+        return self.server.state(user)
+
+    def close(self) -> None:
+        if self.driver is not None:
+            self.driver.close()
+
+
+async def server_session_with(cls: type[ReferenceServer], vendor: str = "broadsoft", *,
+                              examples: int = 0, seed: int = 1, timing: Timing = FAST,
+                              **options: Any) -> SessionResult:
+    """``fsync test --dut server`` against an in-process server of class ``cls``."""
+    prof = profile(vendor)
+    device = InProcessServer(cls, prof)
+    target = await device.start()
+    config = RunConfig(prof, "server", "1001", device, None, target, examples=examples,
+                       seed=seed, timing=timing, vendor=vendor, **options)
+    try:
+        return await asyncio.wait_for(run_session(config), PROCESS_LIMIT)
+    finally:
+        device.close()
+
+
 def run_in_process(cls: type[ReferencePhone], vendor: str = "broadsoft",
                    **options: Any) -> SessionResult:
     return asyncio.run(session_with(cls, vendor, **options))
 
 
-def run_many(scenarios: dict[str, tuple[type[ReferencePhone], str, dict[str, Any]]],
-             ) -> dict[str, SessionResult]:
+Scenario = tuple[type[ReferencePhone] | type[ReferenceServer], str, dict[str, Any]]
+
+
+def run_many(scenarios: dict[str, Scenario]) -> dict[str, SessionResult]:
     """Several in-process sessions at once in one event loop (each on its own ports): the
-    runs mostly wait for quiet, so together they take about as long as the longest."""
+    runs mostly wait for quiet, so together they take about as long as the longest. A
+    server class makes a ``--dut server`` session, a phone class a ``--dut phone`` one."""
+    def one(cls: type[ReferencePhone] | type[ReferenceServer], vendor: str,
+            options: dict[str, Any]) -> Awaitable[SessionResult]:
+        if issubclass(cls, ReferenceServer):
+            return server_session_with(cls, vendor, **options)
+        return session_with(cls, vendor, **options)
+
     async def main() -> dict[str, SessionResult]:
         names = list(scenarios)
-        results = await asyncio.gather(*(session_with(scenarios[n][0], scenarios[n][1],
-                                                      **scenarios[n][2]) for n in names))
+        results = await asyncio.gather(*(one(*scenarios[n]) for n in names))
         return dict(zip(names, results, strict=True))
 
     return asyncio.run(main())

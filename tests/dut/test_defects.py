@@ -7,18 +7,18 @@ module-scoped fixture, each on its own ports) and each test reads its own result
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
 from fsync_model.agents.phone import ReferencePhone, _Flow
+from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change
 from fsync_model.dut.steps import Case, Step
 from fsync_model.dut.verdicts import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, SessionResult
 from fsync_model.model import REVERTED
 from fsync_model.transport.address import Address
-from tests.dut.defective_phones import DEFECTS, NeverReverts
-from tests.dut.support import FAST, run_many
+from tests.dut.defective_phones import DEFECTS, NeverReverts, ServerDropsNamespace
+from tests.dut.support import FAST, Scenario, run_many
 
 
 class RevertsLate(ReferencePhone):
@@ -52,7 +52,11 @@ LONG = (Step("server-change", Change("dnd", True)),
 ENCODING = (Step("resubscribe", None, (), "multipart"),
             Step("phone-change", Change("cfb", True, "4711")))
 
-SCENARIOS: dict[str, tuple[type[ReferencePhone], str, dict[str, Any]]] = {
+SCENARIOS: dict[str, Scenario] = {
+    "server-broadsoft": (ReferenceServer, "broadsoft", {"examples": 3, "seed": 6}),
+    "server-3cx": (ReferenceServer, "3cx", {"examples": 2, "seed": 6}),
+    "server-no-namespace": (ServerDropsNamespace, "broadsoft",
+                            {"max_failures": 1, "shrink_budget": 5}),
     "broadsoft": (ReferencePhone, "broadsoft", {"examples": 4, "seed": 11}),
     "yeastar": (ReferencePhone, "yeastar", {"examples": 3, "seed": 5}),
     "3cx": (ReferencePhone, "3cx", {"examples": 1, "seed": 2}),
@@ -87,7 +91,8 @@ def _clean(result: SessionResult) -> None:
     assert result.exit_code == EXIT_OK
 
 
-@pytest.mark.parametrize("name", ["broadsoft", "yeastar", "3cx", "metaswitch-tcp", "slow"])
+@pytest.mark.parametrize("name", ["broadsoft", "yeastar", "3cx", "metaswitch-tcp", "slow",
+                                  "server-broadsoft", "server-3cx"])
 def test_the_reference_phone_conforms(results: dict[str, SessionResult], name: str) -> None:
     """Also when its key presses act, and its display follows, 0.4 s late ("slow", within
     its --step-timeout): fsync waits for a slow device and never fails it for being slow."""
@@ -117,6 +122,18 @@ def test_each_injected_defect_is_caught(results: dict[str, SessionResult], defec
     assert len(finding.minimal.steps) == 1
     assert finding.runs >= 2  # seen, then seen again on replay
     assert any(c.verdict == "skipped" for c in result.cases)  # --max-failures 1
+
+
+def test_a_server_under_test_is_judged_by_fsync_s_strict_phone(
+        results: dict[str, SessionResult]) -> None:
+    result = results["server-no-namespace"]
+    assert result.exit_code == EXIT_FAIL
+    finding = result.findings[0]
+    assert finding.rule == "AFE-NS-MISSING"
+    assert finding.case.name == "broadsoft/dnd/server-initiated"
+    assert finding.minimal.steps == (Step("server-change", Change("dnd", True)),)
+    assert finding.violation.message_text is not None
+    assert finding.violation.message_text.startswith("NOTIFY ")
 
 
 def test_a_long_sequence_is_shrunk_to_the_step_that_fails(
