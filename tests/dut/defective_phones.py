@@ -14,9 +14,19 @@ from typing import Any
 
 from fsync_model.agents.phone import ReferencePhone, _Flow
 from fsync_model.agents.server import ReferenceServer
-from fsync_model.agents.state import Change, FeatureName
+from fsync_model.agents.state import Change, FeatureName, FeatureState
 from fsync_model.model import REVERTED
 from fsync_model.sip.subscription import NotifyReceived
+
+
+def _without_target(state: FeatureState, feature: FeatureName) -> FeatureState:
+    """``state`` with the forward-to number of ``feature`` forgotten."""
+    forward = dataclasses.replace(state.forward(feature), target=None)
+    if feature == "cfa":
+        return dataclasses.replace(state, cfa=forward)
+    if feature == "cfb":
+        return dataclasses.replace(state, cfb=forward)
+    return dataclasses.replace(state, cfna=forward)
 
 
 class IgnoresForwardNumber(ReferencePhone):
@@ -26,13 +36,8 @@ class IgnoresForwardNumber(ReferencePhone):
         super()._adopt(change, cause, now)
         if change.feature == "dnd" or not change.on:
             return
-        feature: FeatureName = change.feature
-        state = self._state.forward(feature)
-        self._state = dataclasses.replace(
-            self._state, **{feature: dataclasses.replace(state, target=None)})
-        indicator = self._indicator.forward(feature)
-        self._indicator = dataclasses.replace(
-            self._indicator, **{feature: dataclasses.replace(indicator, target=None)})
+        self._state = _without_target(self._state, change.feature)
+        self._indicator = _without_target(self._indicator, change.feature)
 
 
 _SWAP: dict[FeatureName, FeatureName] = {"cfb": "cfna", "cfna": "cfb"}

@@ -25,7 +25,7 @@ def main(argv: list[str]) -> int:
     def create_phone(profile: Any, **options: Any) -> Any:
         return cls(profile, keep_messages=False, **options)
 
-    phone_cmd.create_phone = create_phone  # type: ignore[assignment]
+    phone_cmd.create_phone = create_phone
     return cli_main.main(argv[2:])
 
 
