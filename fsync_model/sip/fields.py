@@ -535,10 +535,19 @@ def _check_via_params(scanner: Scanner, params: Params) -> None:
         scanner.fail(problem)
 
 
+#: The Via parameters whose values _via_param_problem checks.
+_CHECKED_VIA_PARAMS = frozenset({"received", "rport", "ttl", "maddr", "branch"})
+
+
 def _via_param_problem(params: Params) -> str | None:
     for key, value in params:
         lkey = key.lower()
-        if lkey == "received":
+        if lkey not in _CHECKED_VIA_PARAMS:
+            continue
+        if lkey == "branch":
+            if not is_token(value or ""):
+                return "branch is not a token"
+        elif lkey == "received":
             address = (value or "").removeprefix("[").removesuffix("]")
             if not (_is_ipv4(address) or _is_ipv6(address)):
                 return "received is not an IP address"
@@ -553,8 +562,6 @@ def _via_param_problem(params: Params) -> str | None:
             if not (_is_ipv6(host) or (set(host) <= _HOST_CHARS and host
                                        and _is_hostname(host))):
                 return "maddr is not a host"
-        elif lkey == "branch" and not is_token(value or ""):
-            return "branch is not a token"
     return None
 
 
@@ -569,6 +576,10 @@ class CSeq:
 
 def parse_cseq(text: str) -> CSeq:
     """``1*DIGIT LWS Method`` with the number below 2**31 (RFC 3261 section 8.1.1.5)."""
+    number, space, method = text.partition(" ")
+    if (space and len(number) < 10 and number.isdigit() and number.isascii()
+            and TOKEN_CHARS.issuperset(method) and method):
+        return CSeq(int(number), method)  # the usual "1 INVITE" (below 10**9 < 2**31)
     parts = text.split()
     if len(parts) != 2 or not set(parts[0]) <= _DIGIT_CHARS or not is_token(parts[1]):
         raise SipParseError("Bad Header: CSeq")

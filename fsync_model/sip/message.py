@@ -139,6 +139,12 @@ _DIGITS = re.compile(r"[0-9]+")
 _STATUS = re.compile(r"[1-6][0-9][0-9]")
 _VERSION = re.compile(r"SIP/[0-9]+\.[0-9]+", re.IGNORECASE)
 _REASON_BAD = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+#: ``Method SP Request-URI SP SIP/2.0`` or ``SIP/2.0 SP Status-Code SP Reason-Phrase`` as
+#: nearly every message has it (the Request-URI still to check); others take the long way.
+_USUAL_START_LINE = re.compile(
+    r"(?:([!%'*+\-.0-9A-Z_`a-z~]+) ([^ ]+) SIP/2\.0)"
+    r"|(?:SIP/2\.0 ([1-6][0-9][0-9]) ([^\x00-\x08\x0a-\x1f\x7f]*))"
+)
 _CALL_ID_BAD = re.compile(r"[\x00-\x20\x7f]")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE = re.compile(r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), ([0-9]{2}) (" + "|".join(_MONTHS)
@@ -348,7 +354,13 @@ class _MessageAccess:
         """Every Via value, top first (comma lists split); empty when there is none."""
         vias: list[Via] = self._cache.get("vias", _MISSING)
         if vias is _MISSING:
-            vias = self._cache["vias"] = [parse_via(v) for v in self.headers.values("via")]
+            headers = self.headers
+            lines = headers.get_all("via")
+            if len(lines) == 1 and "," not in lines[0] and lines[0].strip():
+                vias = [parse_via(lines[0].strip())]  # what values() gives for one value
+            else:
+                vias = [parse_via(v) for v in headers.values("via")]
+            self._cache["vias"] = vias
         return vias
 
     @property
@@ -362,7 +374,10 @@ class _MessageAccess:
 
     @property
     def branch(self) -> str | None:
-        return self.top_via.branch
+        vias: list[Via] = self._cache.get("vias", _MISSING)
+        if vias is _MISSING or not vias:
+            return self.top_via.branch
+        return vias[0].branch
 
     @property
     def contacts(self) -> list[NameAddr]:
@@ -699,38 +714,42 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     items: list[tuple[str, str]] = []
     index: dict[str, list[int]] = {}
     known = _HEADER_NAMES
-    for number in range(1, len(lines)):
-        line = lines[number]
-        colon = line.find(":")
-        name = line[:colon] if colon > 0 else ""
-        lname = known.get(name)
-        if lname is None:
+    for line in lines[1:]:
+        # the usual line: a header name seen before, ": ", the value
+        name, sep, value = line.partition(": ")
+        lname = known.get(name) if sep else None
+        if lname is not None:
+            stripped = value.strip(" \t")
+            if stripped != value:
+                value = stripped
+                exact = False
+        else:
             if line[:1] in (" ", "\t"):
                 if not items:
                     raise _bad("Continuation line before any header",
-                               offset=_offset(lines, offsets, number, start), line=line)
+                               offset=_offset(lines, offsets, line, start), line=line)
                 name, value = items[-1]
                 more = line.strip(" \t")
                 items[-1] = (name, f"{value} {more}" if value and more else value or more)
                 exact = False
                 continue
+            colon = line.find(":")
             if colon <= 0:
                 raise _bad("Bad header line (no colon)" if colon < 0 else "Empty header name",
-                           offset=_offset(lines, offsets, number, start), line=line)
+                           offset=_offset(lines, offsets, line, start), line=line)
             name = line[:colon].rstrip(" \t")
             if not is_token(name):
-                raise _bad("Bad header name", offset=_offset(lines, offsets, number, start),
+                raise _bad("Bad header name", offset=_offset(lines, offsets, line, start),
                            line=line)
             lname = canonical_name(name)
             if len(name) == colon:
                 if len(known) >= _CANONICAL_MAX:
                     known.clear()
                 known[name] = lname
-            else:
+            value = line[colon + 1 :].strip(" \t")
+            if len(name) != colon or line[colon + 1 : colon + 2] != " " or (
+                    len(value) != len(line) - colon - 2):
                 exact = False
-        value = line[colon + 1 :].strip(" \t")
-        if exact and (len(value) != len(line) - colon - 2 or line[colon + 1] != " "):
-            exact = False
         positions = index.get(lname)
         if positions is None:
             index[lname] = [len(items)]
@@ -807,8 +826,10 @@ def _irregular_lines(data: bytes, start: int) -> tuple[list[str], list[int], int
     return lines, offsets, body_start
 
 
-def _offset(lines: list[str], offsets: list[int] | None, number: int, start: int) -> int:
-    """Byte offset of line ``number`` (CRLF line ends when ``offsets`` is None)."""
+def _offset(lines: list[str], offsets: list[int] | None, bad: str, start: int) -> int:
+    """Byte offset of header line ``bad`` (CRLF line ends when ``offsets`` is None). A line
+    equal to it further up would have failed first, so the first such line is the one."""
+    number = lines.index(bad, 1)
     if offsets is not None:
         return offsets[number]
     return start + sum(len(line.encode("utf-8", "surrogateescape")) + 2
@@ -836,6 +857,13 @@ def _parse_start_line(first: str, offset: int) -> tuple[str, tuple[str, str, str
     Reason-Phrase`` (RFC 3261 7.1, 7.2): single spaces, no control characters (HTAB allowed
     in a reason phrase), a 3-digit status, a Request-URI that is an absolute URI (and for
     sip/sips a valid one without headers: RFC 3261 19.1.1)."""
+    usual = _USUAL_START_LINE.fullmatch(first)
+    if usual is not None:
+        method, uri, status_text, reason = usual.groups()
+        if method is None:
+            return "response", (SIP_VERSION, status_text, reason)
+        if is_plain_sip_uri(uri):
+            return "request", (method, uri, SIP_VERSION)
     if first[:4].upper() == "SIP/":
         parts = first.split(" ", 2)
         if len(parts) < 2:

@@ -69,6 +69,12 @@ def params_of(block: str) -> Params:
     if not block or ";" not in block:
         return ()
     found: list[Param] = []
+    if block[0] == ";" and '"' not in block and " " not in block and "\t" not in block:
+        # ;name=value;flag: neither a name nor a value holds ";" or "="
+        for item in block[1:].split(";"):
+            name, equals, value = item.partition("=")
+            found.append((name, value if equals else None))
+        return tuple(found)
     for name, value in _PARAM_ITEM.findall(block):
         if not value:
             found.append((name, None))

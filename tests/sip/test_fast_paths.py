@@ -11,6 +11,7 @@ past their limits).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -282,3 +283,45 @@ def test_serialize_is_the_rebuilt_message(data: bytes) -> None:
     except SipParseError:
         return
     assert msg.serialize() == msg.replace().serialize()
+
+
+START_LINES = st.builds(
+    lambda parts, spaces: spaces.join(parts),
+    st.one_of(
+        st.tuples(st.sampled_from(["INVITE", "NOTIFY", "NEWMETHOD", "IN VITE", "", "INV\u00e9",
+                                   "SIP", "SIP/2.0"]),
+                  sip_uris() | URIS,
+                  st.sampled_from(["SIP/2.0", "sip/2.0", "SIP/7.0", "SIP/2.0 ", "SIP2.0", "",
+                                   "SIP/2.0\t"])),
+        st.tuples(st.sampled_from(["SIP/2.0", "sip/2.0", "SIP/7.0", "SIP/2", "SIP/"]),
+                  st.sampled_from(["200", "100", "699", "700", "099", "20", "2000", "",
+                                   "\u066200"]),
+                  st.sampled_from(["OK", "", "Bad Event", "a\tb", "a\x00b", "a\x7f", "\u00e9",
+                                   "OK ", " OK"])),
+    ),
+    st.sampled_from([" ", " ", "  ", "\t"]),
+)
+
+
+@settings(max_examples=400)
+@given(START_LINES)
+def test_start_line_fast_path_is_the_long_way(line: str) -> None:
+    from fsync_model.sip import message
+
+    fast = outcome(lambda: message._parse_start_line(line, 7))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(message, "_USUAL_START_LINE", re.compile(r"(?!)"))
+        patch.setattr(message, "is_plain_sip_uri", lambda uri: False)
+        slow = outcome(lambda: message._parse_start_line(line, 7))
+    assert fast == slow
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["1", "0009", "2147483647", "2147483648", "999999999",
+                                 "1000000000", "\u0661", " ", "\t", "INVITE", "NOTIFY", "a b",
+                                 "\u00e9", "-1", "+1", ""]), max_size=4))
+def test_cseq_fast_path_is_the_split(pieces: list[str]) -> None:
+    text = " ".join(pieces)
+    # a trailing tab changes nothing for str.split() and always misses the fast path
+    assert outcome(lambda: fields.parse_cseq(text)) == outcome(
+        lambda: fields.parse_cseq(text + "\t"))
