@@ -43,6 +43,7 @@ from fsync_model.sip.fields import (
     parse_name_addr,
     parse_uri,
     parse_via,
+    slot_setters,
     uri_problem,
 )
 from fsync_model.sip.params import (
@@ -178,12 +179,17 @@ def pretty_name(name: str) -> str:
 _PRETTY = {name: pretty_name(name) for name in ("event", "subscription-state", "content-type")}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Headers:
     """Ordered, immutable header fields as written: ``((name, value), ...)``."""
 
     items: tuple[tuple[str, str], ...] = ()
     _index: dict[str, list[int]] | None = field(default=None, compare=False, repr=False)
+
+    def __init__(self, items: tuple[tuple[str, str], ...] = (),
+                 _index: dict[str, list[int]] | None = None) -> None:
+        _HEADERS_ITEMS(self, items)
+        _HEADERS_INDEX(self, _index)
 
     def _lookup(self) -> dict[str, list[int]]:
         index = self._index
@@ -270,6 +276,10 @@ class Headers:
         lname = canonical_name(name)
         return Headers(tuple((n, v) for n, v in self.items if canonical_name(n) != lname))
 
+
+# (see fields.slot_setters: half the cost of the generated frozen __init__)
+_HEADERS_ITEMS, _HEADERS_INDEX = slot_setters(Headers, "items", "_index")
+_NO_HEADERS = Headers()
 
 #: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
 _MISSING: Any = object()
@@ -484,18 +494,29 @@ class _MessageAccess:
         return head.encode("utf-8", "surrogateescape") + self.body
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Request(_MessageAccess):
     """A SIP request. ``uri`` is the Request-URI as written."""
 
     method: str
     uri: str
-    headers: Headers = Headers()
+    headers: Headers = _NO_HEADERS
     body: bytes = b""
     version: str = SIP_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     #: The bytes this message was parsed from, when serialize() gives exactly them.
     _wire: bytes | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __init__(self, method: str, uri: str, headers: Headers = _NO_HEADERS,
+                 body: bytes = b"", version: str = SIP_VERSION,
+                 _cache: dict[str, Any] | None = None) -> None:
+        _REQUEST_METHOD(self, method)
+        _REQUEST_URI(self, uri)
+        _REQUEST_HEADERS(self, headers)
+        _REQUEST_BODY(self, body)
+        _REQUEST_VERSION(self, version)
+        _REQUEST_CACHE(self, {} if _cache is None else _cache)
+        _REQUEST_WIRE(self, None)
 
     @property
     def start_line(self) -> str:
@@ -553,18 +574,29 @@ class Request(_MessageAccess):
         return self.serialize().decode("utf-8", "replace")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Response(_MessageAccess):
     """A SIP response."""
 
     status: int
     reason: str
-    headers: Headers = Headers()
+    headers: Headers = _NO_HEADERS
     body: bytes = b""
     version: str = SIP_VERSION
     _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     #: The bytes this message was parsed from, when serialize() gives exactly them.
     _wire: bytes | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __init__(self, status: int, reason: str, headers: Headers = _NO_HEADERS,
+                 body: bytes = b"", version: str = SIP_VERSION,
+                 _cache: dict[str, Any] | None = None) -> None:
+        _RESPONSE_STATUS(self, status)
+        _RESPONSE_REASON(self, reason)
+        _RESPONSE_HEADERS(self, headers)
+        _RESPONSE_BODY(self, body)
+        _RESPONSE_VERSION(self, version)
+        _RESPONSE_CACHE(self, {} if _cache is None else _cache)
+        _RESPONSE_WIRE(self, None)
 
     @property
     def start_line(self) -> str:
@@ -599,6 +631,14 @@ class Response(_MessageAccess):
 
 
 Message = Request | Response
+
+# (see fields.slot_setters: half the cost of the generated frozen __init__)
+(_REQUEST_METHOD, _REQUEST_URI, _REQUEST_HEADERS, _REQUEST_BODY, _REQUEST_VERSION,
+ _REQUEST_CACHE, _REQUEST_WIRE) = slot_setters(
+    Request, "method", "uri", "headers", "body", "version", "_cache", "_wire")
+(_RESPONSE_STATUS, _RESPONSE_REASON, _RESPONSE_HEADERS, _RESPONSE_BODY, _RESPONSE_VERSION,
+ _RESPONSE_CACHE, _RESPONSE_WIRE) = slot_setters(
+    Response, "status", "reason", "headers", "body", "version", "_cache", "_wire")
 
 
 def _ordered(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -791,7 +831,7 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
         version, status_text, reason = first_parts
         msg = Response(int(status_text), reason, headers, body, version)
     if exact and msg.start_line == first:
-        object.__setattr__(msg, "_wire", data)
+        (_REQUEST_WIRE if msg_kind == "request" else _RESPONSE_WIRE)(msg, data)
     return msg
 
 

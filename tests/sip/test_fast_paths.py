@@ -11,6 +11,7 @@ past their limits).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any, cast
@@ -21,7 +22,8 @@ from hypothesis import strategies as st
 
 from fsync_model.sip import fields, params
 from fsync_model.sip.errors import SipParseError
-from fsync_model.sip.message import parse_message
+from fsync_model.sip.fields import CSeq, NameAddr, Via
+from fsync_model.sip.message import Headers, Request, Response, parse_message
 from tests.sip.test_fuzz import mutated_messages
 
 WS = st.sampled_from(["", "", "", " ", "\t", "  ", " \t"])
@@ -325,3 +327,29 @@ def test_cseq_fast_path_is_the_split(pieces: list[str]) -> None:
     # a trailing tab changes nothing for str.split() and always misses the fast path
     assert outcome(lambda: fields.parse_cseq(text)) == outcome(
         lambda: fields.parse_cseq(text + "\t"))
+
+
+@pytest.mark.parametrize(
+    "minimal",
+    [Via("UDP", "h"), NameAddr("sip:a@b"), CSeq(1, "INVITE"), Headers(),
+     Request("OPTIONS", "sip:a@b"), Response(200, "OK")],
+    ids=lambda obj: type(obj).__name__,
+)
+def test_hand_written_inits_are_the_dataclass_ones(minimal: Any) -> None:
+    """The per-message values set their slots directly (fields.slot_setters): every field
+    is set, to its declared default when not given, and the objects stay frozen."""
+    for item in dataclasses.fields(minimal):
+        value = getattr(minimal, item.name)
+        if item.default is not dataclasses.MISSING:
+            assert value == item.default, item.name
+        elif item.default_factory is not dataclasses.MISSING:
+            assert value == item.default_factory(), item.name
+    assert dataclasses.replace(minimal) == minimal
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        setattr(minimal, dataclasses.fields(minimal)[0].name, None)
+    assert repr(minimal).startswith(type(minimal).__name__ + "(")
+
+
+def test_messages_get_a_cache_each() -> None:
+    first, second = Request("OPTIONS", "sip:a@b"), Request("OPTIONS", "sip:a@b")
+    assert first._cache is not second._cache
