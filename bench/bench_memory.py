@@ -195,7 +195,7 @@ def measure_in_process(count: int, top: int = 15) -> None:
     events = EventLog(None, hidden=CHATTY_EVENTS)
     server = create_server(load_all()["broadsoft"], rng=random.Random(1),
                            observer=lambda event: events.emit(event.to_json()), policy=None,
-                           policy_status=None, password=None)
+                           policy_status=None, password=None, quiet=True)
     assert isinstance(server, ReferenceServer)
     net.attach(server, server_at)
     client = Client()

@@ -96,6 +96,7 @@ class AgentCore:
         log_messages: bool = True,
         keep_messages: bool = True,
         keep_steps: bool = True,
+        log_steps: bool = True,
         ua_options: dict[str, Any] | None = None,
     ) -> None:
         self.profile = profile
@@ -111,6 +112,10 @@ class AgentCore:
         #: keep every Step and Problem (tests, coverage, reports); a long-running server
         #: turns this off and relies on the observer
         self.keep_steps = keep_steps
+        #: report every step to the observer (a FlowStepped event); with this and
+        #: ``keep_steps`` off the trackers make no Step at all (``fsync serve --quiet``)
+        self.log_steps = log_steps
+        self.record_steps = keep_steps or log_steps
         #: every message in and out (for pcaps and ladders), when ``keep_messages``
         self.messages: list[MessageRecord] = []
         #: every step of every tracker, in order (for coverage and ladders' state notes)
@@ -224,7 +229,7 @@ class AgentCore:
         return key if key in self.tables else None
 
     def tracker(self, key: MachineKey) -> FlowTracker:
-        return FlowTracker(self.tables[key], role=self.party)
+        return FlowTracker(self.tables[key], role=self.party, record=self.record_steps)
 
     def step(self, tracker: FlowTracker, input: Input, now: float) -> bool:
         """Step ``tracker``; on a transition the table forbids, report it and return False
@@ -238,11 +243,14 @@ class AgentCore:
                          f"{tracker.key}: {input.value} in state {tracker.state} (allowed: "
                          f"{allowed})", now)
             return False
+        if not tracker.steps:
+            return True
         for step in tracker.steps[before:]:
             if self.keep_steps:
                 self.steps.append(step)
-            self.emit(FlowStepped(now, str(step.machine), step.source, step.input.value,
-                                  step.dest))
+            if self.log_steps:
+                self.emit(FlowStepped(now, str(step.machine), step.source, step.input.value,
+                                      step.dest))
         if not self.keep_steps:
             tracker.steps.clear()  # a long-lived tracker (a subscription) grew without bound
         return True

@@ -116,13 +116,14 @@ class ReferenceServer(AgentCore):
         log_messages: bool = True,
         keep_messages: bool = True,
         keep_steps: bool = True,
+        log_steps: bool = True,
     ) -> None:
         if policy is not None:
             profile = profile.with_policy(PolicyMode(policy), policy_status)
         super().__init__(profile, local=local or Address("udp", "127.0.0.1", 5060), rng=rng,
                          observer=observer, user="server", timers=timers,
                          log_messages=log_messages, keep_messages=keep_messages,
-                         keep_steps=keep_steps,
+                         keep_steps=keep_steps, log_steps=log_steps,
                          ua_options={"respond_to_source": True})
         self.password = password
         self._states: dict[str, FeatureState] = {}
@@ -191,8 +192,9 @@ class ReferenceServer(AgentCore):
         key = self.flow_key(feature, direction)
         if key is None:
             return None
-        tables = machines_for(self._profile_for(user))
-        return FlowTracker(tables[key], role=Party.SERVER)
+        own = self._policies.get(user)
+        tables = self.tables if own is None else machines_for(own)
+        return FlowTracker(tables[key], role=Party.SERVER, record=self.record_steps)
 
     def _lifecycle(self, kind: FlowKind) -> FlowTracker:
         return self.tracker(MachineKey(self.profile.id, kind))

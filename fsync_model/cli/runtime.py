@@ -47,7 +47,8 @@ logger = logging.getLogger("fsync.cli")
 EVENT_BUFFER: Final = 2000
 #: Longest control line read from stdin; longer ones are reported and skipped.
 MAX_STDIN_LINE: Final = 64 * 1024
-#: Event kinds ``--quiet`` keeps off stdout (they stay in the ``/events`` buffer).
+#: Event kinds ``--quiet`` keeps off stdout (``fsync serve --quiet`` does not make them at
+#: all; ``fsync phone --quiet`` keeps them in the ``/events`` buffer).
 CHATTY_EVENTS: Final = frozenset({"message", "step"})
 #: Seconds allowed for sockets to close at shutdown.
 CLOSE_TIMEOUT: Final = 0.5
@@ -75,8 +76,9 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=_seed, metavar="N",
                         help="seed for tags, branches and Call-IDs (default: random, logged)")
     parser.add_argument("--quiet", action="store_true",
-                        help="keep 'message' and 'step' events off stdout (still in "
-                             "GET /events) and log only warnings")
+                        help="keep 'message' and 'step' events off stdout and log only "
+                             "warnings (fsync serve then does not make them at all, for "
+                             "speed; fsync phone still keeps them in GET /events)")
     parser.add_argument("--exit-on-eof", action="store_true",
                         help="stop when stdin reaches end of file (by default EOF on stdin "
                              "does not stop: it runs until SIGINT or SIGTERM)")

@@ -45,18 +45,24 @@ class Step:
 
 
 class FlowTracker:
-    """The current state of one run of one table, with every step recorded.
+    """The current state of one run of one table, with every step recorded (unless
+    ``record`` is False: then only the state moves and no `Step` is made, for a long-running
+    server that neither keeps nor reports its steps).
 
     Not thread-safe; one tracker per run (a new change of a feature is a new run).
     """
 
+    __slots__ = ("record", "role", "state", "steps", "table")
+
     def __init__(
-        self, table: TransitionTable, *, role: Party | None = None, state: State | None = None
+        self, table: TransitionTable, *, role: Party | None = None, state: State | None = None,
+        record: bool = True,
     ) -> None:
         self.table = table
         self.role = role
         self.state: State = state if state is not None else table.initial
         self.steps: list[Step] = []
+        self.record = record
 
     @property
     def key(self) -> MachineKey:
@@ -91,7 +97,9 @@ class FlowTracker:
         return row
 
     def _record(self, row: Transition, now: float | None, *, observed: bool) -> None:
-        self.steps.append(Step(self.table.key, row.source, row.input, row.dest, now, observed))
+        if self.record:
+            self.steps.append(Step(self.table.key, row.source, row.input, row.dest, now,
+                                   observed))
         self.state = row.dest
 
     def _silent_route(self, input: Input) -> tuple[Transition, ...] | None:

@@ -218,3 +218,30 @@ def test_phone_takes_a_registrar_that_does_not_challenge() -> None:
     assert phone.registered and phone.state.dnd and server.state("1001").dnd
     assert [p.rule for p in phone.problems] == ["REGISTER-NOT-CHALLENGED"]
     assert phone.problems[0].severity == "info"
+
+
+def test_a_quiet_server_makes_no_message_or_step_events_and_no_steps() -> None:
+    """``fsync serve --quiet``: the events it would not print are not made at all, and the
+    trackers move without recording a Step; the flows run as before."""
+    from fsync_model.agents.events import FlowStepped, MessageLogged
+    from fsync_model.cli.serve_cmd import create_server
+
+    profile = PROFILES["broadsoft"]
+    net = MemoryNetwork(seed=5)
+    events: list[object] = []
+    server = create_server(profile, rng=random.Random(5), observer=events.append, policy=None,
+                           policy_status=None, password=None, quiet=True)
+    assert isinstance(server, ReferenceServer)
+    where = net.attach(server, Address("udp", "127.0.0.1", 5060))
+    phone = ReferencePhone(profile, user="1001", server=where, rng=random.Random(6),
+                           sync=True, log_messages=False)
+    net.attach(phone, Address("udp", "127.0.0.1", 0))
+    net.run_in_cycle(phone, lambda: phone.start(net.now))
+    net.run(until=net.now + 5)
+    net.run_in_cycle(phone, lambda: phone.user_change(Change("dnd", True), net.now))
+    net.run(until=net.now + 5)
+    assert server.state("1001").dnd and phone.state.dnd and phone.indicator.dnd
+    assert not [e for e in events if isinstance(e, MessageLogged | FlowStepped)]
+    assert [e for e in events if type(e).__name__ == "StateChanged"], "state is still told"
+    assert server.steps == [] and all(not s.tracker.steps for s in server._subs.values())
+    assert not [p for p in phone.problems + server.problems if p.severity == "error"]

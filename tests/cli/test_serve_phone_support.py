@@ -87,7 +87,7 @@ class FakeServer(_FakeAgent):
 
     def __init__(self, profile: Any, *, rng: random.Random, observer: Observer,
                  policy: str | None = None, policy_status: int | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, quiet: bool = False) -> None:
         super().__init__(observer)
         self.profile = profile
         self.rng = rng
