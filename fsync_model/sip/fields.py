@@ -21,6 +21,7 @@ from urllib.parse import unquote as url_unquote
 
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.params import (
+    BARE_PARAMS_RE,
     PARAMS_RE,
     QUOTED_RE,
     TOKEN_CHARS,
@@ -91,6 +92,10 @@ _DISPLAY_RE = r"[A-Za-z0-9\-.!%*_+`'~\x80-\ud7ff\ue000-\U0010ffff]"
 _NAME_ADDR = re.compile(
     rf'[ \t]*(?:({QUOTED_RE})[ \t]*|({_DISPLAY_RE}+(?:[ \t]+{_DISPLAY_RE}+)*)[ \t]*)?'
     rf"<({_ABS_URI_RE})>({PARAMS_RE})"
+)
+#: ``SIP/2.0/UDP host:port;branch=...``, the spelling nearly every Via has.
+_USUAL_VIA = re.compile(
+    rf"SIP/2\.0/({TOKEN_RE}+) ({_HOST_RE})(?::([0-9]{{1,5}}))?({BARE_PARAMS_RE})"
 )
 _VIA = re.compile(
     rf"[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]+"
@@ -527,14 +532,21 @@ def parse_via(text: str) -> Via:
     """One via-parm: ``sent-protocol LWS sent-by *(;via-params)`` (RFC 3261 section 20.42
     and 25.1; whitespace around ``/`` and ``:`` allowed, as in RFC 4475 wsinv). ``received``
     must be an IP address, ``rport`` empty or a port, ``ttl`` 0 to 255, ``maddr`` a host."""
-    fast = _VIA.fullmatch(text)
-    if fast is not None:
+    usual = _USUAL_VIA.fullmatch(text)
+    if usual is not None:
+        transport, host, port, block = usual.groups()
+        protocol = "SIP/2.0"
+    else:
+        fast = _VIA.fullmatch(text)
+        if fast is None:
+            return scan_via(text)
         name, version, transport, host, port, block = fast.groups()
-        params = params_of(block)
-        if (_is_hostname(host) and (port is None or 0 < int(port) < 65536)
-                and _via_param_problem(params) is None):
-            return Via(transport.upper(), host, None if port is None else int(port), params,
-                       f"{name}/{version}")
+        protocol = f"{name}/{version}"
+    params = params_of(block)
+    number = None if port is None else int(port)
+    if (_is_hostname(host) and (number is None or 0 < number < 65536)
+            and _via_param_problem(params) is None):
+        return Via(transport.upper(), host, number, params, protocol)
     return scan_via(text)
 
 

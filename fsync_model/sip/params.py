@@ -46,13 +46,15 @@ _WS_RUN = re.compile(r"[ \t]*")
 #: TOKEN_CHARS as a regex class.
 TOKEN_RE = r"[A-Za-z0-9\-.!%*_+`'~]"
 #: _VALUE_CHARS (a gen-value that is a token or a host) as a regex class.
-_VALUE_RE = r"[A-Za-z0-9\-.!%*_+`'~\[\]:]"
+VALUE_RE = r"[A-Za-z0-9\-.!%*_+`'~\[\]:]"
 #: quoted-string: qdtext (no control character but HTAB) or a quoted-pair (no CR or LF).
 QUOTED_RE = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[^\r\n])*"'
 #: ``*( SEMI generic-param )`` and the whitespace after it, as Scanner.params reads it.
-PARAMS_RE = (rf"(?:[ \t]*;[ \t]*{TOKEN_RE}+(?:[ \t]*=[ \t]*(?:{_VALUE_RE}+|{QUOTED_RE}))?)*"
+PARAMS_RE = (rf"(?:[ \t]*;[ \t]*{TOKEN_RE}+(?:[ \t]*=[ \t]*(?:{VALUE_RE}+|{QUOTED_RE}))?)*"
              r"[ \t]*")
-_PARAM_ITEM = re.compile(rf"[ \t]*;[ \t]*({TOKEN_RE}+)(?:[ \t]*=[ \t]*({_VALUE_RE}+|{QUOTED_RE}))?")
+#: The same without whitespace or quoted strings (what params_of splits instead of matching).
+BARE_PARAMS_RE = rf"(?:;{TOKEN_RE}+(?:={VALUE_RE}+)?)*"
+_PARAM_ITEM = re.compile(rf"[ \t]*;[ \t]*({TOKEN_RE}+)(?:[ \t]*=[ \t]*({VALUE_RE}+|{QUOTED_RE}))?")
 _QUOTED_PAIR = re.compile(r"\\(.)", re.DOTALL)
 _HEADER_VALUE = re.compile(rf"[ \t]*({TOKEN_RE}+)[ \t]*(?:/[ \t]*({TOKEN_RE}+))?({PARAMS_RE})")
 
@@ -71,6 +73,9 @@ def params_of(block: str) -> Params:
     found: list[Param] = []
     if block[0] == ";" and '"' not in block and " " not in block and "\t" not in block:
         # ;name=value;flag: neither a name nor a value holds ";" or "="
+        if block.count(";") == 1:
+            name, equals, value = block[1:].partition("=")
+            return ((name, value if equals else None),)
         for item in block[1:].split(";"):
             name, equals, value = item.partition("=")
             found.append((name, value if equals else None))
