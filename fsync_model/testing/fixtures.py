@@ -448,7 +448,11 @@ class Tamper:
         contact = f"<sip:{self._contact_user}@{host}:{port}>"
         if status in (401, 407):
             name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            nonce = f"{self._rng.getrandbits(64):016x}"
+            # to credentials: the same nonce again, i.e. "these credentials are wrong"
+            # (a fresh nonce would mean "stale, try again", and a UA does)
+            sent = re.search(r'nonce="([^"]*)"', request.headers.get(
+                "Authorization" if status == 401 else "Proxy-Authorization") or "")
+            nonce = sent.group(1) if sent else f"{self._rng.getrandbits(64):016x}"
             headers.append((name, f'Digest realm="{self._realm}", nonce="{nonce}", '
                                   'algorithm=MD5, qop="auth"'))
         elif status == 489:
@@ -476,6 +480,31 @@ def _with_body(msg: Message, body: bytes) -> bytes:
         return msg.replace(headers=headers, body=body).serialize()
     assert isinstance(msg, Response)
     return msg.replace(headers=headers, body=body).serialize()
+
+
+# ============================================================================ the target
+
+
+class Target(Protocol):
+    """What a generated test calls: the reference agents (`Bench`) by default; a device
+    adapter with ``--fsync-dut`` (later: ``fsync test``). Stimuli first, then checks."""
+
+    def start(self) -> None: ...
+    def user_change(self, change: Change) -> None: ...
+    def admin_change(self, change: Change) -> None: ...
+    def set_sync(self, on: bool) -> None: ...
+    def set_policy(self, policy: str, status: int | None = None) -> None: ...
+    def arm(self, side: Side, rule: TamperRule) -> None: ...
+    def network(self, fault: _Applies) -> None: ...
+    def advance(self, seconds: float) -> None: ...
+    def heal(self) -> None: ...
+    def settle(self) -> None: ...
+    def check(self, *, final: bool = False) -> None: ...
+    def expect_flow(self, key: str, end: str, *, path: Sequence[str] | None = None,
+                    sides: Sequence[Side] = ("phone", "server")) -> None: ...
+    def expect_reached(self, key: str, source: str, input: str) -> None: ...
+    def expect_state(self, side: Side, expected: Change) -> None: ...
+    def expect_problem(self, rule: str) -> None: ...
 
 
 # ============================================================================ the bench
@@ -644,6 +673,7 @@ class Bench:
         self.act(self.phone, lambda now: self.phone.set_sync(on, now))
 
     def set_policy(self, policy: str, status: int | None = None) -> None:
+        """The server's policy for every user: accept, reject or error (``status``)."""
         self.server.set_policy(None, policy, status)
 
     def mark(self, side: Side | None, text: str) -> None:

@@ -340,14 +340,23 @@ _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<sta
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
-        "full-state-refused",
-        "a full-state NOTIFY the phone refuses or never answers (a NOTIFY of an ended "
-        "subscription answered 481, a damaged body, 64*T1 of loss): the subscription table "
-        "has no error or timeout row after a full-state NOTIFY, and the server goes on "
-        "with the next part", "model/tables.py (_answer_and_notifies), agents/server.py",
+        "registrar-out-of-step",
+        "the registrar keeps one registration tracker per user and takes every REGISTER "
+        "after a challenge as the authenticated one: when an attempt is abandoned (its "
+        "answer lost, refused on the path) the next plain REGISTER counts as refused "
+        "credentials, and the 2xx that follows is illegal in Registering",
+        "agents/server.py (_on_register)", "server", r".+/registration", r"Registering",
+        frozenset({"SERVER_SENDS_2XX"})),
+    KnownIssue(
+        "full-state-outstanding",
+        "while a full-state NOTIFY is outstanding the server's subscription table allows "
+        "only the phone's 200: a NOTIFY the phone refuses (481 for a subscription it ended, "
+        "a damaged body) or never answers (64*T1 of loss), or a refresh or unsubscribe "
+        "crossing it, is illegal there, and the server carries on with the next part",
+        "model/tables.py (_answer_and_notifies), agents/server.py (_on_subscribe)",
         "server", r".+/subscription", r"\w*(StateNotified|FullStateNotified)",
         frozenset({"PHONE_SENDS_ERROR", "SERVER_TIMEOUT", "SERVER_SENDS_NOTIFY",
-                   "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE",
+                   "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE", "SERVER_SENDS_2XX",
                    "SERVER_SENDS_NOTIFY_TERMINATED"})),
     KnownIssue(
         "confirm-unanswered",
@@ -357,10 +366,12 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
         r"(Confirm|Rejection)Received", frozenset({"SERVER_TIMEOUT"})),
     KnownIssue(
         "code-ack-repeated",
-        "the PBX steps every ACK of a code call: a retransmitted 2xx re-ACKed by the phone "
-        "(RFC 3261 13.2.2.4) or a duplicated ACK is a second PHONE_SENDS_ACK in InCall",
+        "the PBX steps every ACK the UA hands it for a code call: a retransmitted 2xx "
+        "re-ACKed by the phone (RFC 3261 13.2.2.4), a duplicated ACK, or the ACK of a 401 "
+        "that outlived its transaction is another PHONE_SENDS_ACK",
         "agents/server.py (handle_ua_event, AckReceived)", "server", r".+/phone-initiated",
-        r"InCall|HangingUp", frozenset({"PHONE_SENDS_ACK"})),
+        r"InCall|HangingUp|Challenged|Authenticating|Inviting|Proceeding|Answered",
+        frozenset({"PHONE_SENDS_ACK"})),
     KnownIssue(
         "code-bye-before-ack",
         "the ACK of a code call lost or overtaken: the PBX sees the BYE in Answered, where "

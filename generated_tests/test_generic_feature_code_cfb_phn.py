@@ -1,0 +1,421 @@
+"""Regression suite: Generic feature-code PBX: cfb phone-initiated.
+
+generated from spec/generic-feature-code.yaml by fsync generate — do not edit
+
+Test purposes:
+    TP/GFC/CFB/PHN/001     cfb on 2001 at the phone reaches the other side
+    TP/GFC/CFB/PHN/002     cfb switched on and off again at the phone
+    TP/GFC/CFB/PHN/003     the PBX rings twice before it answers
+    TP/GFC/CFB/PHN/004     the PBX rings before answering the authenticated INVITE
+    TP/GFC/CFB/PHN/005     the PBX refuses the code
+    TP/GFC/CFB/PHN/006     the PBX rings, then refuses
+    TP/GFC/CFB/PHN/007     the code INVITE goes unanswered
+    TP/GFC/CFB/PHN/008     the PBX refuses the authenticated INVITE
+    TP/GFC/CFB/PHN/009     the PBX challenges the credentials again
+    TP/GFC/CFB/PHN/010     the authenticated INVITE goes unanswered
+    TP/GFC/CFB/PHN/011     a PBX that answers without a challenge
+    TP/GFC/CFB/PHN/012     the PBX refuses the BYE
+    TP/GFC/CFB/PHN/013     the BYE goes unanswered
+
+By default each test runs the reference phone and server of the profile on their own
+in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fsync_model.agents.state import Change
+from fsync_model.testing.fixtures import Answer, Match, Provisional, Swallow, Target
+
+pytestmark = pytest.mark.fsync_profile("generic-feature-code")
+
+
+def test_tp_gfc_cfb_phn_001(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/001: cfb on 2001 at the phone reaches the other side.
+
+    cfb on 2001 is switched at the phone; the exchange follows the guide's ladder step for step
+    and the change reaches the other side, and both agree.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow(
+        "generic-feature-code/cfb/phone-initiated",
+        "Synced",
+        path=(
+            "PHONE_USER_CHANGE",
+            "PHONE_SENDS_INVITE",
+            "SERVER_SENDS_CHALLENGE",
+            "PHONE_SENDS_INVITE",
+            "SERVER_SENDS_2XX",
+            "PHONE_SENDS_ACK",
+            "PHONE_SENDS_BYE",
+            "SERVER_SENDS_2XX",
+        ),
+    )
+    fsync_target.expect_state("phone", Change("cfb", True, target="2001"))
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_002(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/002: cfb switched on and off again at the phone.
+
+    cfb on 2001 then cfb off at the phone: the deactivation goes the same way and both sides end
+    with the feature off.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.user_change(Change("cfb", False))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced")
+    fsync_target.expect_state("phone", Change("cfb", False))
+    fsync_target.expect_state("server", Change("cfb", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_003(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/003: the PBX rings twice before it answers.
+
+    Two 180s come before the PBX's answer to the code INVITE: the call proceeds and the code is
+    executed as usual.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  100 Trying / 18x
+        server -> phone  18x
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE"), repeat=2))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_1XX",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Proceeding",
+        "SERVER_SENDS_1XX",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Proceeding",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_004(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/004: the PBX rings before answering the authenticated INVITE.
+
+    A 180 comes before the answer to the INVITE with credentials: the code is executed as usual.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  100 Trying / 18x
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE"), skip=1))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Authenticating",
+        "SERVER_SENDS_1XX",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Proceeding",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_005(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/005: the PBX refuses the code.
+
+    The code INVITE is answered 403 (a code not provisioned, say): the flow fails, the phone
+    reverts its indicator and reports the refusal.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("INVITE"), 403))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("cfb", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_006(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/006: the PBX rings, then refuses.
+
+    A 180, then 486: the flow fails and the phone reverts.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  100 Trying / 18x
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE")))
+    fsync_target.arm("server", Answer(Match("INVITE"), 486))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_1XX",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Proceeding",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_007(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/007: the code INVITE goes unanswered.
+
+    Every copy of the code INVITE is lost: Timer B fires, the flow fails and the phone reverts.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        phone            timeout (Timer B)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("INVITE")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("cfb", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_008(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/008: the PBX refuses the authenticated INVITE.
+
+    The INVITE with credentials is answered 403: the flow fails.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("INVITE"), 403, skip=1))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Authenticating",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_009(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/009: the PBX challenges the credentials again.
+
+    The INVITE with credentials is challenged again (401, the same realm): the credentials were
+    refused and the flow fails.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        server -> phone  401 Unauthorized
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("INVITE"), 401, skip=1))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Authenticating",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_010(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/010: the authenticated INVITE goes unanswered.
+
+    Every copy of the INVITE with credentials is lost: Timer B fires and the flow fails.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  401 Unauthorized
+        phone -> server  INVITE (Authorization)
+        phone            timeout (Timer B)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("INVITE"), skip=1))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Authenticating",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_011(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/011: a PBX that answers without a challenge.
+
+    The code INVITE is answered 200 at once (no challenge, on the path): the phone ACKs and
+    hangs up. That PBX never saw the code, so only the phone's side is checked.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("INVITE"), 200))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "Inviting",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced", sides=("phone",))
+    fsync_target.check()
+
+
+def test_tp_gfc_cfb_phn_012(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/012: the PBX refuses the BYE.
+
+    The BYE after the code call is answered 481: the code was executed at the 2xx, so the change
+    stands.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("BYE"), 481))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "HangingUp",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced", sides=("phone",))
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_cfb_phn_013(fsync_target: Target) -> None:
+    """TP/GFC/CFB/PHN/013: the BYE goes unanswered.
+
+    Every copy of the BYE is lost: the code was executed at the 2xx, so the change stands.
+
+    Expected ladder (generic-feature-code/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*90{number} / *91)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("BYE")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/cfb/phone-initiated",
+        "HangingUp",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("generic-feature-code/cfb/phone-initiated", "Synced", sides=("phone",))
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)

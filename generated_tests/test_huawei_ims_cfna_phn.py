@@ -1,0 +1,231 @@
+"""Regression suite: Huawei IMS: cfna phone-initiated.
+
+generated from spec/huawei-ims.yaml by fsync generate — do not edit
+
+Test purposes:
+    TP/HWI/CFNA/PHN/001    cfna on 3000 4 at the phone reaches the other side
+    TP/HWI/CFNA/PHN/002    cfna switched on and off again at the phone
+    TP/HWI/CFNA/PHN/003    the PBX rings twice before it answers
+    TP/HWI/CFNA/PHN/004    the PBX refuses the code
+    TP/HWI/CFNA/PHN/005    the PBX rings, then refuses
+    TP/HWI/CFNA/PHN/006    the code INVITE goes unanswered
+    TP/HWI/CFNA/PHN/007    the PBX refuses the BYE
+    TP/HWI/CFNA/PHN/008    the BYE goes unanswered
+
+By default each test runs the reference phone and server of the profile on their own
+in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fsync_model.agents.state import Change
+from fsync_model.testing.fixtures import Answer, Match, Provisional, Swallow, Target
+
+pytestmark = pytest.mark.fsync_profile("huawei-ims")
+
+
+def test_tp_hwi_cfna_phn_001(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/001: cfna on 3000 4 at the phone reaches the other side.
+
+    cfna on 3000 4 is switched at the phone; the exchange follows the guide's ladder step for
+    step and the change reaches the other side, and both agree.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.settle()
+    fsync_target.expect_flow(
+        "huawei-ims/cfna/phone-initiated",
+        "Synced",
+        path=(
+            "PHONE_USER_CHANGE",
+            "PHONE_SENDS_INVITE",
+            "SERVER_SENDS_2XX",
+            "PHONE_SENDS_ACK",
+            "PHONE_SENDS_BYE",
+            "SERVER_SENDS_2XX",
+        ),
+    )
+    fsync_target.expect_state("phone", Change("cfna", True, target="3000", rings=4))
+    fsync_target.expect_state("server", Change("cfna", True, target="3000", rings=4))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_002(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/002: cfna switched on and off again at the phone.
+
+    cfna on 3000 4 then cfna off at the phone: the deactivation goes the same way and both sides
+    end with the feature off.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.user_change(Change("cfna", False))
+    fsync_target.settle()
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Synced")
+    fsync_target.expect_state("phone", Change("cfna", False))
+    fsync_target.expect_state("server", Change("cfna", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_003(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/003: the PBX rings twice before it answers.
+
+    Two 180s come before the PBX's answer to the code INVITE: the call proceeds and the code is
+    executed as usual.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  100 Trying / 18x
+        server -> phone  18x
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE"), repeat=2))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.settle()
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Inviting", "SERVER_SENDS_1XX")
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Proceeding", "SERVER_SENDS_1XX")
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Proceeding", "SERVER_SENDS_2XX")
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("cfna", True, target="3000", rings=4))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_004(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/004: the PBX refuses the code.
+
+    The code INVITE is answered 403 (a code not provisioned, say): the flow fails, the phone
+    reverts its indicator and reports the refusal.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("INVITE"), 403))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.settle()
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Inviting", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("cfna", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_005(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/005: the PBX rings, then refuses.
+
+    A 180, then 486: the flow fails and the phone reverts.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  100 Trying / 18x
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE")))
+    fsync_target.arm("server", Answer(Match("INVITE"), 486))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.settle()
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Inviting", "SERVER_SENDS_1XX")
+    fsync_target.expect_reached(
+        "huawei-ims/cfna/phone-initiated",
+        "Proceeding",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_006(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/006: the code INVITE goes unanswered.
+
+    Every copy of the code INVITE is lost: Timer B fires, the flow fails and the phone reverts.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        phone            timeout (Timer B)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("INVITE")))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "Inviting", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("cfna", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_007(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/007: the PBX refuses the BYE.
+
+    The BYE after the code call is answered 481: the code was executed at the 2xx, so the change
+    stands.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("BYE"), 481))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "huawei-ims/cfna/phone-initiated",
+        "HangingUp",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Synced", sides=("phone",))
+    fsync_target.expect_state("server", Change("cfna", True, target="3000", rings=4))
+    fsync_target.check(final=True)
+
+
+def test_tp_hwi_cfna_phn_008(fsync_target: Target) -> None:
+    """TP/HWI/CFNA/PHN/008: the BYE goes unanswered.
+
+    Every copy of the BYE is lost: the code was executed at the 2xx, so the change stands.
+
+    Expected ladder (huawei-ims/cfna/phone-initiated):
+        phone            forward 3 (no answer) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*61*{number}# / #61#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("BYE")))
+    fsync_target.user_change(Change("cfna", True, target="3000", rings=4))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("huawei-ims/cfna/phone-initiated", "HangingUp", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("huawei-ims/cfna/phone-initiated", "Synced", sides=("phone",))
+    fsync_target.expect_state("server", Change("cfna", True, target="3000", rings=4))
+    fsync_target.check(final=True)

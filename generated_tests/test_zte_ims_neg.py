@@ -1,0 +1,290 @@
+"""Regression suite: ZTE IMS: negative cases.
+
+generated from spec/zte-ims.yaml by fsync generate — do not edit
+
+Test purposes:
+    TP/ZTE/NEG/001         the registrar is down at first
+    TP/ZTE/NEG/002         the first REGISTER goes unanswered
+    TP/ZTE/NEG/003         the authenticated REGISTER is refused
+    TP/ZTE/NEG/004         the authenticated REGISTER goes unanswered
+    TP/ZTE/NEG/005         the credentials are refused
+    TP/ZTE/NEG/006         a refresh accepted without a challenge
+    TP/ZTE/NEG/007         a refresh refused
+    TP/ZTE/NEG/008         a refresh unanswered
+    TP/ZTE/NEG/009         with feature sync off every change stays local
+    TP/ZTE/NEG/010         the server's policy rejects the change
+    TP/ZTE/NEG/011         the server's policy refuses the change
+    TP/ZTE/NEG/012         a change over a lossy link
+
+By default each test runs the reference phone and server of the profile on their own
+in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
+"""
+from __future__ import annotations
+
+import pytest
+
+from fsync_model.agents.state import Change
+from fsync_model.testing.fixtures import Answer, Match, Swallow, Target
+from fsync_model.testing.stimuli import LinkFaults
+
+pytestmark = pytest.mark.fsync_profile("zte-ims")
+
+
+def test_tp_zte_neg_001(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/001: the registrar is down at first.
+
+    The first REGISTER is answered 503: the phone waits retry_after and registers.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  4xx-6xx
+        phone -> server  REGISTER (retry after 30 s)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Registering", "SERVER_SENDS_ERROR")
+    fsync_target.expect_reached("zte-ims/registration", "RetryWait", "PHONE_SENDS_REGISTER")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_002(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/002: the first REGISTER goes unanswered.
+
+    Every copy of the first REGISTER is lost: Timer F fires, the phone retries.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        phone            timeout (Timer F)
+    """
+    fsync_target.arm("server", Swallow(Match("REGISTER")))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Registering", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_003(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/003: the authenticated REGISTER is refused.
+
+    The REGISTER with credentials is answered 503: the phone retries later.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503, skip=1))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Authenticating", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_004(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/004: the authenticated REGISTER goes unanswered.
+
+    Every copy of the REGISTER with credentials is lost: the phone retries later.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        phone            timeout (Timer F)
+    """
+    fsync_target.arm("server", Swallow(Match("REGISTER"), skip=1))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Authenticating", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_005(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/005: the credentials are refused.
+
+    The REGISTER with credentials is challenged again: the phone counts the credentials as
+    refused and retries later.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  401 Unauthorized
+    """
+    fsync_target.arm("server", Answer(Match("REGISTER"), 401, skip=1))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Authenticating", "SERVER_SENDS_CHALLENGE")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_006(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/006: a refresh accepted without a challenge.
+
+    The registrar accepts the refresh at once (no stale nonce): the phone stays registered.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (refresh)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 200))
+    fsync_target.advance(3240.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Refreshing", "SERVER_SENDS_2XX")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_007(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/007: a refresh refused.
+
+    The refresh is answered 503: the phone retries later and registers again.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (refresh)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503))
+    fsync_target.advance(3240.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Refreshing", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_008(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/008: a refresh unanswered.
+
+    Every copy of the refresh is lost: the phone retries later and registers again.
+
+    Expected ladder (zte-ims/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (refresh)
+        phone            timeout (Timer F)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER")))
+    fsync_target.advance(3240.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/registration", "Refreshing", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("zte-ims/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(sync=False)
+def test_tp_zte_neg_009(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/009: with feature sync off every change stays local.
+
+    The line's feature sync is off (the default): dnd on at the phone is applied locally and
+    nothing goes to the server; switched on, the line syncs again.
+
+    Expected ladder (zte-ims/line):
+        phone            change executed locally
+        phone            SIP<n> Feature Sync: 1
+    """
+    fsync_target.start()
+    fsync_target.user_change(Change("dnd", True))
+    fsync_target.set_sync(True)
+    fsync_target.settle()
+    fsync_target.expect_reached("zte-ims/line", "Local", "PHONE_USER_CHANGE")
+    fsync_target.expect_reached("zte-ims/line", "Local", "PHONE_ENABLES_SYNC")
+    fsync_target.expect_state("phone", Change("dnd", True))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_010(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/010: the server's policy rejects the change.
+
+    The server accepts the request and does not apply it (policy reject): a one-way mechanism
+    cannot tell, the phone keeps its change and the server its state.
+
+    Expected ladder (zte-ims/dnd/phone-initiated):
+        phone            DND changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*56# / #56#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.set_policy("reject")
+    fsync_target.user_change(Change("dnd", True))
+    fsync_target.settle()
+    fsync_target.expect_flow("zte-ims/dnd/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("dnd", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_011(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/011: the server's policy refuses the change.
+
+    The server answers the request 403 (policy error): the flow fails and the phone reverts.
+
+    Expected ladder (zte-ims/dnd/phone-initiated):
+        phone            DND changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*56# / #56#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.set_policy("error")
+    fsync_target.user_change(Change("dnd", True))
+    fsync_target.settle()
+    fsync_target.expect_flow("zte-ims/dnd/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("dnd", False))
+    fsync_target.check(final=True)
+
+
+def test_tp_zte_neg_012(fsync_target: Target) -> None:
+    """TP/ZTE/NEG/012: a change over a lossy link.
+
+    20 % of the datagrams are lost both ways: retransmissions carry the change through and both
+    sides agree.
+
+    Expected ladder (zte-ims/dnd/phone-initiated):
+        phone            DND changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*56# / #56#)
+        server -> phone  200 OK
+        phone -> server  ACK
+        phone -> server  BYE
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.network(LinkFaults(loss=0.2))
+    fsync_target.user_change(Change("dnd", True))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_state("phone", Change("dnd", True))
+    fsync_target.check(final=True)
