@@ -50,6 +50,7 @@ from fsync_model.sip.transaction import (
     ClientInviteTransaction,
     ClientTransaction,
     ServerInviteTransaction,
+    ServerNonInviteTransaction,
     ServerTransaction,
     Transaction,
     TransactionError,
@@ -378,6 +379,38 @@ class _Uas2xxRetransmitter:
         self.timers.clear()
 
 
+class _Answered:
+    """A non-INVITE server transaction past its final response (Completed, RFC 3261
+    17.2.2), reduced to what absorbing a retransmitted request needs: the key, where the
+    answer went, the answer's bytes, the To tag, and Timer J. The parsed request and
+    response are let go: a server answering hundreds of requests a second holds thousands
+    of these for 64*T1."""
+
+    __slots__ = ("data", "deadline", "key", "local_tag", "peer", "table")
+
+    def __init__(self, key: TransactionKey, peer: Address, data: bytes,
+                 local_tag: str | None, deadline: float,
+                 table: dict[TransactionKey, _Answered]) -> None:
+        self.key = key
+        self.peer = peer
+        self.data = data
+        self.local_tag = local_tag
+        self.deadline: float | None = deadline
+        self.table = table
+
+    def get_timer(self) -> float | None:
+        return self.deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self.deadline is not None and self.deadline <= now:  # Timer J: Terminated
+            self.forget()
+
+    def forget(self) -> None:
+        self.deadline = None
+        if self.table.get(self.key) is self:
+            del self.table[self.key]
+
+
 # =========================================================================== the core
 
 
@@ -423,6 +456,10 @@ class UserAgent:
         self.extensions: list[UaExtension] = []
         self._client: dict[TransactionKey, ClientTransaction] = {}
         self._server: dict[TransactionKey, ServerTransaction] = {}
+        #: non-INVITE server transactions that sent their final response, until Timer J
+        self._answered: dict[TransactionKey, _Answered] = {}
+        #: the bytes a transaction last had sent (kept by a transaction that completes)
+        self._last_sent = b""
         self._outbox: list[tuple[bytes, Address]] = []
         self._events: deque[UaEvent] = deque()
         self._incoming: deque[UaEvent] = deque()
@@ -502,6 +539,10 @@ class UserAgent:
             if txn.peer == dst and not txn.terminated:
                 hit = True
                 txn.transport_error(reason, now)
+        for answered in [a for a in self._answered.values() if a.peer == dst]:
+            hit = True
+            self._emit(TransportFailure(answered.key, None, dst, reason))
+            answered.forget()
         if not hit:
             self._emit(TransportFailure(None, None, dst, reason))
         self._dispatch(now)
@@ -719,9 +760,12 @@ class UserAgent:
         """
         txn = self._server.get(transaction)
         if txn is None:
-            raise TransactionError(f"unknown or finished server transaction {transaction}")
+            raise self._finished(transaction, response.status)
         txn.send_response(response, now)
-        self._arm(txn)
+        if txn.state is TxnState.COMPLETED and isinstance(txn, ServerNonInviteTransaction):
+            self._keep_answer(txn)
+        else:
+            self._arm(txn)
         if (isinstance(txn, ServerInviteTransaction) and response.is_success
                 and response.to_tag and (response.call_id, response.cseq.seq,
                                          response.to_tag) not in self._uas_2xx):
@@ -734,7 +778,10 @@ class UserAgent:
         """The To tag this server transaction answers with (made up once, then kept)."""
         txn = self._server.get(transaction)
         if txn is None:
-            raise TransactionError(f"unknown or finished server transaction {transaction}")
+            answered = self._answered.get(transaction)
+            if answered is not None and answered.local_tag is not None:
+                return answered.local_tag
+            raise self._finished(transaction)
         if txn.local_tag is None:
             txn.local_tag = txn.request.to_tag or self.ids.tag()
         return txn.local_tag
@@ -755,7 +802,7 @@ class UserAgent:
         100, Contact when asked) and send it with :meth:`respond`."""
         txn = self._server.get(transaction)
         if txn is None:
-            raise TransactionError(f"unknown or finished server transaction {transaction}")
+            raise self._finished(transaction, status)
         extra = list(headers)
         if contact:
             extra.insert(0, ("Contact", self.contact()))
@@ -791,17 +838,21 @@ class UserAgent:
         return self._client.get(key)
 
     def server_transaction(self, key: TransactionKey) -> ServerTransaction | None:
+        """A server transaction still waiting for (or sending) its final response; None
+        once a non-INVITE one has answered (it only absorbs retransmissions then)."""
         return self._server.get(key)
 
     @property
     def transaction_count(self) -> int:
         """Live transactions, both sides (0 once every K/J/I/D/L/M timer ran out)."""
-        return len(self._client) + len(self._server)
+        return len(self._client) + len(self._server) + len(self._answered)
 
     # ------------------------------------------------------------------ TransactionUser
 
     def transaction_send(self, txn: Transaction, message: Message, now: float) -> None:
-        self._queue(message.serialize(), txn.peer, now)
+        data = message.serialize()
+        self._last_sent = data
+        self._queue(data, txn.peer, now)
 
     def transaction_response(self, txn: ClientTransaction, response: Response,
                              now: float) -> None:
@@ -870,6 +921,10 @@ class UserAgent:
             existing.receive_request(request, now)  # retransmission: absorbed or re-answered
             self._arm(existing)
             return
+        answered = self._answered.get(key)
+        if answered is not None:
+            self._queue(answered.data, answered.peer, now)  # 17.2.2: the final again
+            return
         if request.method == "CANCEL":
             self._on_cancel(request, key, src, now)
             return
@@ -904,6 +959,24 @@ class UserAgent:
             txn.arm_trying(now)
         self._arm(txn)
         return txn
+
+    def _keep_answer(self, txn: ServerNonInviteTransaction) -> None:
+        """``txn`` sent its final response and waits out Timer J: keep only its answer."""
+        deadline = txn.get_timer()
+        assert deadline is not None, "a Completed non-INVITE server transaction runs Timer J"
+        txn.timers.clear()
+        del self._server[txn.key]
+        answered = _Answered(txn.key, txn.peer, self._last_sent, txn.local_tag, deadline,
+                             self._answered)
+        self._answered[txn.key] = answered
+        self._arm(answered)
+
+    def _finished(self, key: TransactionKey, status: int | None = None) -> TransactionError:
+        """What answering in a transaction that is not live raises."""
+        if status is not None and key in self._answered:
+            return TransactionError("non-INVITE server transaction in state Completed cannot "
+                                    f"send {status}")
+        return TransactionError(f"unknown or finished server transaction {key}")
 
     def _reject(self, request: Request, status: int, src: Address, now: float,
                 reason: str | None = None) -> None:
@@ -982,8 +1055,9 @@ class UserAgent:
             raise error  # a response or timeout cannot carry a bad header of ours: a bug
         txn = self._server.get(event.transaction)
         answered: int | None = None
-        final_sent = txn is not None and txn.last_response is not None and (
-            txn.last_response.status >= 200)
+        final_sent = event.transaction in self._answered or (
+            txn is not None and txn.last_response is not None
+            and txn.last_response.status >= 200)
         if txn is not None and not final_sent:
             self.reply(event.transaction, error.status, now, error.reason)
             answered = error.status

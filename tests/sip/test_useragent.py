@@ -211,6 +211,31 @@ def test_retransmitted_request_gets_last_response_again() -> None:
                                  "OPTIONS sip:bob@127.0.0.1:5072 SIP/2.0", "SIP/2.0 200 OK"]
 
 
+def test_an_answered_transaction_keeps_only_its_answer_until_timer_j() -> None:
+    """Past its final response a non-INVITE server transaction only absorbs
+    retransmissions (17.2.2): the UA keeps the answer's bytes, not the parsed request, and
+    answers a retransmission with exactly those bytes until Timer J."""
+    from fsync_model.sip.transaction import TransactionError
+
+    a, b, wire = make_pair()
+    send_options(a, wire)
+    event = received_request(b)
+    b.reply(event.transaction, 200, wire.now)
+    answer = b.datagrams_to_send(wire.now)[0][0]
+    assert b.server_transaction(event.transaction) is None, "no parsed request kept"
+    assert b.transaction_count == 1
+    assert b.local_tag_for(event.transaction) in answer.decode()
+    with pytest.raises(TransactionError, match="Completed cannot send 500"):
+        b.reply(event.transaction, 500, wire.now)
+    b.receive_datagram(event.request.serialize(), A_ADDR, 1.0)
+    assert b.datagrams_to_send(1.0) == [(answer, A_ADDR)] and b.events() == []
+    assert b.get_timer() == pytest.approx(32.0)
+    b.handle_timer(32.0)
+    assert b.transaction_count == 0 and b.get_timer() is None
+    b.receive_datagram(event.request.serialize(), A_ADDR, 33.0)
+    assert isinstance(only(b.events(), RequestReceived)[0], RequestReceived), "new after J"
+
+
 def test_transactions_cleaned_up_after_k_and_j() -> None:
     a, b, wire = make_pair()
     send_options(a, wire)
