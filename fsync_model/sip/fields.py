@@ -97,6 +97,10 @@ _NAME_ADDR = re.compile(
 _USUAL_VIA = re.compile(
     rf"SIP/2\.0/({TOKEN_RE}+) ({_HOST_RE})(?::([0-9]{{1,5}}))?({BARE_PARAMS_RE})"
 )
+#: ``"Display" <uri>;tag=x`` or ``<uri>;tag=x``: no quoted-pair, no extra whitespace.
+_USUAL_NAME_ADDR = re.compile(
+    rf'(?:"([^"\\\x00-\x08\x0a-\x1f\x7f]*)" )?<({_ABS_URI_RE})>({BARE_PARAMS_RE})'
+)
 _VIA = re.compile(
     rf"[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]*/[ \t]*({TOKEN_RE}+)[ \t]+"
     rf"({_HOST_RE})(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?({PARAMS_RE})"
@@ -421,6 +425,10 @@ def parse_name_addr(text: str, header: str) -> NameAddr:
     """``[display-name] <URI> *(;param)`` or ``addr-spec *(;param)`` (RFC 3261 section 20.10
     and 25.1: display-name = *(token LWS) / quoted-string; no whitespace inside ``<>``; an
     addr-spec holding ``,``, ``?`` or ``;`` must be in angle brackets)."""
+    usual = _USUAL_NAME_ADDR.fullmatch(text)
+    if usual is not None:
+        display, uri, block = usual.groups()
+        return NameAddr(uri, display, params_of(block), True)
     fast = _NAME_ADDR.fullmatch(text)
     if fast is None:
         return scan_name_addr(text, header)

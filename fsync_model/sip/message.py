@@ -353,21 +353,25 @@ class _MessageAccess:
 
     @property
     def from_tag(self) -> str | None:
-        return self._name_addr("from", "From").tag
+        addr: NameAddr | None = self._cache.get("from")
+        return (addr or self._name_addr("from", "From")).tag
 
     @property
     def to_tag(self) -> str | None:
-        return self._name_addr("to", "To").tag
+        addr: NameAddr | None = self._cache.get("to")
+        return (addr or self._name_addr("to", "To")).tag
 
     @property
     def vias(self) -> list[Via]:
         """Every Via value, top first (comma lists split); empty when there is none."""
-        vias: list[Via] = self._cache.get("vias", _MISSING)
-        if vias is _MISSING:
+        vias: list[Via] | None = self._cache.get("vias")
+        if vias is None:
             headers = self.headers
-            lines = headers.get_all("via")
-            if len(lines) == 1 and "," not in lines[0] and lines[0].strip():
-                vias = [parse_via(lines[0].strip())]  # what values() gives for one value
+            index = headers._index if headers._index is not None else headers._lookup()
+            positions = index.get("via", ())
+            line = headers.items[positions[0]][1].strip() if len(positions) == 1 else ""
+            if line and "," not in line:
+                vias = [parse_via(line)]  # what values() gives for one value
             else:
                 vias = [parse_via(v) for v in headers.values("via")]
             self._cache["vias"] = vias
@@ -384,8 +388,8 @@ class _MessageAccess:
 
     @property
     def branch(self) -> str | None:
-        vias: list[Via] = self._cache.get("vias", _MISSING)
-        if vias is _MISSING or not vias:
+        vias: list[Via] | None = self._cache.get("vias")
+        if not vias:
             return self.top_via.branch
         return vias[0].branch
 
