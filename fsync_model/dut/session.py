@@ -48,7 +48,7 @@ from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
 from fsync_model.dut.hooks import Device, HookError, last_control
 from fsync_model.dut.steps import Capabilities, Case, Role, Step
 from fsync_model.dut.verdicts import CaseRun, Violation
-from fsync_model.dut.wire import check_device_messages, text_of
+from fsync_model.dut.wire import DeviceWire, text_of
 from fsync_model.model import Input, MachineKey, machines_for
 from fsync_model.profile import (
     Direction,
@@ -61,6 +61,7 @@ from fsync_model.profile import (
 )
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.message import Request, parse_message
+from fsync_model.testing import oracles
 from fsync_model.transport.address import Address
 from fsync_model.transport.driver import EndpointDriver
 from fsync_model.transport.tap import ListTap, TapRecord
@@ -276,14 +277,11 @@ class Session(ABC):
         self.setup_warnings: list[Violation] = []
         self.expected_device = FeatureState()
         self.expected_peer = FeatureState()
-        self._requests: dict[tuple[str, str, str], Request] = {}
-        self._finals: dict[tuple[str, str, str], set[tuple[int, str]]] = {}
-        self._seen: set[bytes] = set()
+        self.wire = DeviceWire(profile, self.role, transport=transport)
         self._t0 = 0.0
         self._wall_offset = 0.0
         self._finals_of = self._final_states(profile)
-        self.rings_matter = (self.caps.carries_rings("cfna", Direction.SERVER)
-                             or self.caps.carries_rings("cfna", Direction.PHONE))
+        self.rings_matter = oracles.carries_rings(profile, "cfna")
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -370,9 +368,8 @@ class Session(ABC):
     # -- the state oracle -----------------------------------------------------------------
 
     def agrees(self, a: FeatureState, b: FeatureState, feature: FeatureName) -> bool:
-        if feature == "cfna" and not self.rings_matter:
-            return a.cfna.on == b.cfna.on and (not a.cfna.on or a.cfna.target == b.cfna.target)
-        return a.agrees(b, feature)
+        """Same value of ``feature`` (the ring count only where the profile carries it)."""
+        return oracles.agree(a, b, feature, self.rings_matter)
 
     def differences(self, actual: FeatureState, expected: FeatureState) -> list[FeatureName]:
         return [f for f in FEATURES if not self.agrees(actual, expected, f)]
@@ -540,9 +537,7 @@ class Session(ABC):
     # -- the oracles ----------------------------------------------------------------------
 
     def wire_checks(self, records: list[TapRecord], step: int | None) -> list[Violation]:
-        return check_device_messages(records, self.ours, step=step, transport=self.transport,
-                                     requests=self._requests, finals=self._finals,
-                                     seen=self._seen)
+        return self.wire.check(records, self.ours, step=step)
 
     def _device_message_near(self, records: list[TapRecord], evidence: str | None,
                              t: float) -> str | None:
@@ -583,6 +578,19 @@ class Session(ABC):
             (errors if event.severity == "error" else warnings).append(violation)
         return errors, warnings
 
+    def findings(self, records: list[TapRecord], events: list[AgentEvent],
+                 step: int | None) -> tuple[list[Violation], list[Violation]]:
+        """The wire oracles and what fsync's agent reported, errors and remarks apart. The
+        shared oracle's ORACLE-PROFILE-BODY is dropped where the agent named the body rule
+        broken (AFE-NS-MISSING...): one finding per defect."""
+        wire = self.wire_checks(records, step)
+        agent_errors, agent_warnings = self.agent_findings(events, records, step)
+        named = any(v.source == "body" for v in agent_errors)
+        errors = [v for v in wire if v.severity == "error"
+                  and not (named and v.rule == "ORACLE-PROFILE-BODY")]
+        warnings = [v for v in wire if v.severity != "error"]
+        return errors + agent_errors, warnings + agent_warnings
+
     def _last_request(self, records: list[TapRecord], *, ours: bool) -> str | None:
         mine = set(self.ours)
         for record in reversed(records):
@@ -600,12 +608,7 @@ class Session(ABC):
     def judge(self, index: int | None, step: Step | None, expect: Expectation,
               seen: _Observation, records: list[TapRecord],
               mark: int) -> tuple[list[Violation], list[Violation]]:
-        wire = self.wire_checks(records, index)
-        errors = [v for v in wire if v.severity == "error"]
-        warnings = [v for v in wire if v.severity != "error"]
-        agent_errors, agent_warnings = self.agent_findings(self.events[mark:], records, index)
-        errors += agent_errors
-        warnings += agent_warnings
+        errors, warnings = self.findings(records, self.events[mark:], index)
         peer_name = "fsync's server" if self.role == "phone" else "fsync's phone"
         sent = self._device_requests(records)
         for key in expect.flows:
@@ -756,11 +759,9 @@ class PhoneDutSession(Session):
                 await asyncio.sleep(0.05)
         await self.wait_quiet(self.timing.step_timeout)
         await self.device.query(self.user)  # fails early (inconclusive) on a broken --query
-        records = list(self.tap.records)
-        wire = self.wire_checks(records, None)
-        errors, warnings = self.agent_findings(list(self.events), records, None)
-        self.setup_violations = _unique([v for v in wire if v.severity == "error"] + errors)
-        self.setup_warnings = _unique([v for v in wire if v.severity != "error"] + warnings)
+        errors, warnings = self.findings(list(self.tap.records), list(self.events), None)
+        self.setup_violations = _unique(errors)
+        self.setup_warnings = _unique(warnings)
 
     def _event(self) -> str:
         return self.profile.afe.event.value if self.profile.afe is not None else "?"
@@ -935,11 +936,9 @@ class ServerDutSession(Session):
                 await asyncio.sleep(0.05)
         await self.wait_quiet(self.timing.step_timeout)
         await self.device.query(self.user)  # fails early (inconclusive) on a broken --query
-        records = list(self.tap.records)
-        wire = self.wire_checks(records, None)
-        errors, warnings = self.agent_findings(list(self.events), records, None)
-        self.setup_violations = _unique([v for v in wire if v.severity == "error"] + errors)
-        self.setup_warnings = _unique([v for v in wire if v.severity != "error"] + warnings)
+        errors, warnings = self.findings(list(self.tap.records), list(self.events), None)
+        self.setup_violations = _unique(errors)
+        self.setup_warnings = _unique(warnings)
 
     def _no_register(self) -> str:
         received = [r for r in self.tap.records if r.src not in self.ours]
