@@ -9,7 +9,6 @@ Each is the reference phone with one behaviour broken the way field devices brea
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 from fsync_model.agents.phone import ReferencePhone, _Flow
@@ -17,6 +16,7 @@ from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change, FeatureName, FeatureState
 from fsync_model.model import REVERTED
 from fsync_model.sip.subscription import NotifyReceived
+from fsync_model.testing.fixtures import mangle_body
 
 
 def _without_target(state: FeatureState, feature: FeatureName) -> FeatureState:
@@ -62,13 +62,14 @@ class Notify500(ReferencePhone):
 
 
 class NoNamespace(ReferencePhone):
-    """Sends set requests without the ECMA-323 namespace (protocol 1: Polycom crashes)."""
+    """Sends set requests without the ECMA-323 namespace (protocol 1: Polycom crashes); the
+    body is damaged by the shared ``testing.fixtures.mangle_body`` ("no-namespace")."""
 
     def _send_set_request(self, flow: _Flow, now: float) -> None:
         original = self.ua.send_in_dialog
 
         def send(dialog, method, now, *, body=b"", **kwargs):  # type: ignore[no-untyped-def]
-            body = re.sub(rb'\s+xmlns="[^"]*"', b"", body)
+            body = mangle_body(body, "no-namespace")
             return original(dialog, method, now, body=body, **kwargs)
 
         self.ua.send_in_dialog = send  # type: ignore[method-assign]
@@ -94,7 +95,7 @@ class ServerDropsNamespace(ReferenceServer):
     def _queue(self, sub: Any, body: bytes, ctype: str, tracker: Any, sent: Any,
                now: float) -> None:
         if tracker is not sub.tracker:
-            body = re.sub(rb'\s+xmlns="[^"]*"', b"", body)
+            body = mangle_body(body, "no-namespace")
         super()._queue(sub, body, ctype, tracker, sent, now)
 
 
