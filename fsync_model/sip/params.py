@@ -14,6 +14,13 @@ belongs (the malformed ``Subscription-State: active, 3600`` seen in the field) r
 :class:`~fsync_model.sip.errors.SipParseError` (400, ``"Bad Header: <name> (<why>)"``),
 nothing else. :func:`split_outside_quotes` is the lenient exception: it only cuts a list
 into items, and the items are then parsed strictly.
+
+Speed: the parsers of structured values (here :func:`parse_header_value`; in
+:mod:`fsync_model.sip.fields` Via and name-addr) first try one compiled pattern that accepts
+only well-formed values in their usual spelling and build the same result from its groups;
+anything the pattern does not match goes through :class:`Scanner`, which then accepts it or
+says why not. The fast path never raises, so every error is the Scanner's.
+``tests/sip/test_fast_paths.py`` holds each fast path to its Scanner.
 """
 from __future__ import annotations
 
