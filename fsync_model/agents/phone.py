@@ -26,11 +26,21 @@ from fsync_model.agents.events import Observer
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.bodies import csta
 from fsync_model.bodies.feature_event import BodyError
-from fsync_model.model import FAILED, FlowKind, FlowTracker, Input, MachineKey, Party, machines_for
+from fsync_model.model import (
+    FAILED,
+    FlowKind,
+    FlowTracker,
+    Input,
+    MachineKey,
+    Party,
+    TransitionTable,
+    machines_for,
+)
 from fsync_model.profile import (
     Action,
     Direction,
     Feature,
+    FullStateEncoding,
     Mechanism,
     PolicyMode,
     Profile,
@@ -241,13 +251,10 @@ class ReferencePhone(AgentCore):
         reg = self.profile.registration
         variant = replace(self.profile,
                           registration=replace(reg, challenge=replace(reg.challenge, value=None)))
-        table = machines_for(variant)[self.registration.key]
-        replay = FlowTracker(table, role=Party.PHONE)
-        for step in self.registration.steps:
-            if not replay.allows(step.input):
-                return
-            replay.step(step.input, step.time)
-        self.registration = replay
+        rebased = self._rebase(self.registration, machines_for(variant)[self.registration.key])
+        if rebased is None:
+            return
+        self.registration = rebased
         self.problem("REGISTER-NOT-CHALLENGED", "the registrar accepted REGISTER without the "
                      f"{reg.challenge.value} challenge the profile expects", now,
                      severity="info")
@@ -366,7 +373,8 @@ class ReferencePhone(AgentCore):
             self.problem(finding.rule, finding.message, now, severity=finding.severity,
                          evidence=finding.evidence)
         if self.subscription is not None and self.subscription.allows(Input.SERVER_SENDS_NOTIFY):
-            # the full state answering our SUBSCRIBE (protocol 1.2)
+            # the full state answering our SUBSCRIBE (protocol 1.2), in either encoding
+            self._follow_encoding(len(parsed.changes), now)
             self.step(self.subscription, Input.SERVER_SENDS_NOTIFY, now)
             self.ua.reply(event.transaction, 200, now)
             self.step(self.subscription, Input.PHONE_SENDS_200, now)
@@ -410,15 +418,43 @@ class ReferencePhone(AgentCore):
         the flow onto the table of the policy that NOTIFY reveals (same steps so far)."""
         mode = PolicyMode.REJECT if confirm is Input.SERVER_SENDS_NOTIFY_OLD_STATE else (
             PolicyMode.ACCEPT)
-        table = machines_for(self.profile.with_policy(mode))[flow.tracker.key]
-        replay = FlowTracker(table, role=Party.PHONE)
-        for step in flow.tracker.steps:
-            if not replay.allows(step.input):
-                return
-            replay.step(step.input, step.time)
-        if replay.allows(confirm):
-            flow.tracker = replay
+        rebased = self._rebase(flow.tracker,
+                               machines_for(self.profile.with_policy(mode))[flow.tracker.key])
+        if rebased is not None and rebased.allows(confirm):
+            flow.tracker = rebased
             self.info("policy-observed", now, policy=mode.value, change=flow.change.describe())
+
+    def _rebase(self, tracker: FlowTracker, table: TransitionTable,
+                rename: dict[str, str] | None = None) -> FlowTracker | None:
+        """``tracker`` moved onto ``table``, another variant of the same machine (the policy,
+        challenge or full-state encoding the peer turned out to use): at the same state (or
+        its ``rename``), history kept. None when ``table`` has no such state."""
+        state = (rename or {}).get(tracker.state, tracker.state)
+        if state not in table.states:
+            return None
+        rebased = FlowTracker(table, role=Party.PHONE, state=state, record=tracker.record)
+        rebased.steps = tracker.steps
+        return rebased
+
+    def _follow_encoding(self, count: int, now: float) -> None:
+        """A phone accepts either full-state encoding (protocol 1.2): when the profile
+        expects one NOTIFY per feature and one NOTIFY brings several, follow the
+        subscription table of the one-NOTIFY (multipart) encoding."""
+        afe = self.profile.afe
+        sub = self.subscription
+        if (afe is None or sub is None or count < 2
+                or afe.notify.full_state.value is not FullStateEncoding.PER_FEATURE):
+            return
+        notify = replace(afe.notify, full_state=replace(afe.notify.full_state,
+                                                        value=FullStateEncoding.MULTIPART))
+        variant = replace(self.profile, afe=replace(afe, notify=notify))
+        table = machines_for(variant)[sub.key]
+        rename = {state: "AwaitingFullState" for state in sub.table.states
+                  if state.startswith("Awaiting") and state.endswith("State")}
+        rebased = self._rebase(sub, table, rename)
+        if rebased is not None and rebased.allows(Input.SERVER_SENDS_NOTIFY):
+            self.subscription = rebased
+            self.info("full-state-encoding-observed", now, encoding="multipart", parts=count)
 
     def _adopt(self, change: Change, cause: str, now: float) -> None:
         """The server's word on one feature: it becomes the confirmed state and the

@@ -12,7 +12,7 @@ from fsync_model.agents.phone import ReferencePhone
 from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.model import FAILED, REVERTED, MachineKey
-from fsync_model.profile import Direction, Feature, PolicyMode, load_all
+from fsync_model.profile import Direction, Feature, FullStateEncoding, PolicyMode, load_all
 from fsync_model.sip.message import parse_message
 from fsync_model.testing.flows import expected_inputs, flows_of, run_flow
 from fsync_model.transport.address import Address
@@ -245,3 +245,44 @@ def test_a_quiet_server_makes_no_message_or_step_events_and_no_steps() -> None:
     assert [e for e in events if type(e).__name__ == "StateChanged"], "state is still told"
     assert server.steps == [] and all(not s.tracker.steps for s in server._subs.values())
     assert not [p for p in phone.problems + server.problems if p.severity == "error"]
+
+
+def test_phone_takes_a_multipart_full_state_from_a_per_feature_profile() -> None:
+    """Metaswitch's profile says one NOTIFY per feature; a server sending one multipart
+    NOTIFY instead must not leave the phone waiting (protocol 1.2: accept both)."""
+    profile = PROFILES["metaswitch"]
+    afe = profile.afe
+    assert afe is not None
+    multipart = dataclasses.replace(afe, notify=dataclasses.replace(
+        afe.notify, full_state=dataclasses.replace(
+            afe.notify.full_state, value=FullStateEncoding.MULTIPART)))
+    server_profile = dataclasses.replace(profile, afe=multipart)
+    net = MemoryNetwork(seed=9)
+    server = ReferenceServer(server_profile, rng=random.Random(9), log_messages=False)
+    where = net.attach(server, Address("udp", "127.0.0.1", 5060))
+    phone = ReferencePhone(profile, user="1001", server=where, rng=random.Random(10),
+                           sync=True, log_messages=False, keep_steps=False)
+    net.attach(phone, Address("udp", "127.0.0.1", 0))
+    net.run_in_cycle(phone, lambda: phone.start(net.now))
+    net.run(until=net.now + 5)
+    assert phone.subscription is not None and phone.subscription.state == "Active"
+    net.run_in_cycle(phone, lambda: phone.user_change(Change("cfb", True, "2001"), net.now))
+    net.run(until=net.now + 5)
+    assert phone.state.cfb.on and server.state("1001").cfb.target == "2001"
+
+
+def test_policy_is_followed_without_a_step_history() -> None:
+    profile = PROFILES["broadsoft"]
+    net = MemoryNetwork(seed=11)
+    server = ReferenceServer(profile, rng=random.Random(11), policy="reject",
+                             log_messages=False)
+    where = net.attach(server, Address("udp", "127.0.0.1", 5060))
+    phone = ReferencePhone(profile, user="1001", server=where, rng=random.Random(12),
+                           sync=True, log_messages=False, keep_steps=False)
+    net.attach(phone, Address("udp", "127.0.0.1", 0))
+    net.run_in_cycle(phone, lambda: phone.start(net.now))
+    net.run(until=net.now + 5)
+    net.run_in_cycle(phone, lambda: phone.user_change(Change("dnd", True), net.now))
+    net.run(until=net.now + 5)
+    assert not phone.indicator.dnd and not phone.state.dnd
+    assert not [p for p in phone.problems if p.severity == "error"]

@@ -102,9 +102,6 @@ def test_the_reference_phone_conforms(results: dict[str, SessionResult], name: s
         {"flow", "example"} if SCENARIOS[name][2].get("examples") else {"flow"})
 
 
-@pytest.mark.xfail(strict=True, reason="reference phone bug found by fsync test: with a "
-                   "per-feature profile (metaswitch) a multipart full-state NOTIFY leaves its "
-                   "subscription tracker waiting for more NOTIFYs, so set requests queue")
 def test_the_reference_phone_takes_either_full_state_encoding(
         results: dict[str, SessionResult]) -> None:
     _clean(results["encoding"])
