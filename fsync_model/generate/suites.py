@@ -783,12 +783,14 @@ def _line_cases(b: _Builder, profile: Profile) -> None:
               [ExpectState("phone", change) if profile.afe is None else
                ExpectState("server", Change(change.feature, False)), Check()],
               setup=CaseSetup(sync=False))
-    rows = _rows(table, ("SyncAlwaysOn", I.PHONE_DISABLES_SYNC))
+    rows = _rows(table, ("SyncAlwaysOn", I.PHONE_DISABLES_SYNC),
+                 ("SyncAlwaysOn", I.PHONE_ENABLES_SYNC))
     if rows:
         b.add("the line setting does not gate sync",
               f"The line's feature sync is switched off, yet {change.describe()} at the phone "
-              "still reaches the server (guide: not tied to the phone's setting).",
-              key, rows, [Start(), SetSync(False), UserChange(change), Settle()],
+              "still reaches the server (guide: not tied to the phone's setting); switched "
+              "on again, nothing changes either.",
+              key, rows, [Start(), SetSync(False), UserChange(change), SetSync(True), Settle()],
               [ExpectState("server", change), Check()])
 
 

@@ -112,7 +112,9 @@ EXCLUDED: tuple[Exclusion, ...] = (
               frozenset({"SERVER_SENDS_NOTIFY_TERMINATED"}),
               "follows PHONE_SENDS_UNSUBSCRIBE, which never happens on Fortinet",
               frozenset({"fortinet"})),
-    Exclusion("phone-initiated", r"(Confirm|Rejection)BeforeAnswer|(Confirm|Rejection)Received",
+    Exclusion("phone-initiated", r"(Confirm|Rejection)BeforeAnswer",
+              frozenset({"SERVER_SENDS_2XX"}), _ANSWERS_AT_ONCE),
+    Exclusion("phone-initiated", r"(Confirm|Rejection)BeforeAnswer",
               frozenset({"PHONE_SENDS_ERROR"}),
               "the reference phone never steps PHONE_SENDS_ERROR (it answers an unreadable "
               "NOTIFY before routing it to a flow), and the server is never before its 2xx "
@@ -155,6 +157,7 @@ class MachineFigures:
     pairs: tuple[int, int]
     missed: tuple[Transition, ...]
     excluded: tuple[tuple[Transition, str], ...]
+    transitions_reached: tuple[Transition, ...] = ()
 
     @property
     def unexplained(self) -> tuple[Transition, ...]:
@@ -225,7 +228,8 @@ class CoverageCollector:
                 (len(item.states), len(item.states) + len(item.states_missed)),
                 (len(item.transitions), len(table.transitions)),
                 (len(item.pairs), len(item.pairs) + len(item.pairs_missed)),
-                missed, excluded))
+                missed, excluded,
+                tuple(row for row in table.transitions if row in item.transitions)))
         return out
 
     def unexplained(self) -> dict[MachineKey, tuple[Transition, ...]]:

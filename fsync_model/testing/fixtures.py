@@ -552,10 +552,12 @@ class Bench:
         phone_class: type[ReferencePhone] = ReferencePhone,
         gap: float = GAP,
         known: Sequence[oracles.KnownIssue] = oracles.REFERENCE_AGENT_ISSUES,
+        known_states: Sequence[str] = tuple(oracles.KNOWN_STATE_ISSUES),
     ) -> None:
         self.profile = _profile(profile)
         #: defects of the reference agents reported as known rather than failing
         self.known = tuple(known)
+        self.known_states = tuple(known_states)
         self.seed = seed
         self.gap = gap
         self.subscribe_expires = subscribe_expires
@@ -764,12 +766,14 @@ class Bench:
         self._feed()
         found = list(self.oracle.violations())
         found += oracles.check_problems(self.problems, self.faults, self.known)
+        found += oracles.check_ignored_changes(self.profile, self.phone, self.ledger,
+                                               self.known_states)
         if final:
             dropped = {e.data for e in self.tamper_events if e.action in ("swallowed", "held")}
             arrived = {e.data for e in self.net.log if e.fate in ARRIVED}
             found += self.oracle.unanswered(arrived - dropped)
             found += oracles.check_convergence(self.profile, self.phone, self.server, USER,
-                                               self.ledger)
+                                               self.ledger, self.known_states)
         return found
 
     def check(self, *, final: bool = False) -> None:

@@ -52,7 +52,11 @@ ORACLES: dict[str, str] = {
     "ORACLE-AGENT-ERROR": "an agent reported an error that no injected fault explains",
     "ORACLE-CONVERGENCE": "once quiet, phone and server disagree on a synced feature",
     "ORACLE-UACSTA": "a uaCSTA INFO (informational) changed the phone's state",
+    "ORACLE-POLICY": "a change the phone sent under the accept policy ended reverted: the "
+                     "server confirmed a state other than the one asked for",
     "ORACLE-LIVENESS": "once quiet, the phone is not registered or not subscribed",
+    "ORACLE-UNFINISHED": "once quiet, a change at the phone is still in the middle of its "
+                         "flow (neither synced, reverted nor failed)",
     "ORACLE-INDICATOR": "once quiet, the phone's indicator differs from its state",
 }
 
@@ -381,6 +385,23 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
 )
 
 
+#: known defects an oracle (not a transition) shows: id -> what, and where to fix it
+KNOWN_STATE_ISSUES: dict[str, str] = {
+    "phone-reverts-on-default-rings":
+        "a no-answer forward set at the phone without a ring count is confirmed with the "
+        "server's ring count (its default): the phone compares ring counts, takes the "
+        "confirmation for a rejection and ends Reverted (with the right value) "
+        "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
+        "such changes while this is listed.",
+    "indicator-keeps-reverted-rings":
+        "after a forward change is reverted (refused, failed), the phone's indicator keeps "
+        "the refused ring count: a later local change without one shows it, while the "
+        "phone's state has none (agents/phone.py _finish reverts with applied(), which "
+        "keeps number and rings of the pending change). The indicator oracle ignores a "
+        "ring-count-only difference while this is listed.",
+}
+
+
 def known_issue(side: str, problem: Problem,
                 known: Iterable[KnownIssue] = REFERENCE_AGENT_ISSUES) -> KnownIssue | None:
     return next((issue for issue in known if issue.matches(side, problem)), None)
@@ -579,13 +600,21 @@ def _fold(start: list[FeatureState], effects: Sequence[_Effect],
 
 
 def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: str,
-                      ledger: Ledger) -> list[Violation]:
-    """Call once traffic is quiet (after a settle). See the module docstring."""
+                      ledger: Ledger, known: Iterable[str] = ()) -> list[Violation]:
+    """Call once traffic is quiet (after a settle). See the module docstring; ``known``
+    names `KNOWN_STATE_ISSUES` to tolerate."""
     out = []
     if not phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
+    rings = "indicator-keeps-reverted-rings" not in set(known)
+    for spec in profile.features:
+        key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
+        runs = _runs(phone.steps, key) if spec.phone is not None else []
+        if runs and runs[-1][0] not in _FLOW_ENDS | {"Idle"}:
+            out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "
+                                 f"in {runs[-1][0]}", runs[-1][3]))
     for shown in FEATURES:
-        if not agree(phone.indicator, phone.state, shown):
+        if not agree(phone.indicator, phone.state, shown, rings):
             out.append(Violation("ORACLE-INDICATOR", f"{shown}: the phone shows "
                                  f"{_shown(phone.indicator, shown)}, its state is "
                                  f"{_shown(phone.state, shown)}"))
@@ -607,6 +636,39 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
                                      f"{_shown(server_state, name)}"))
         return out
     return out + _one_way(profile, phone, server_state, ledger)
+
+
+def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
+                          known: Iterable[str] = ()) -> list[Violation]:
+    """as-feature-event under the accept policy: a set request must not end Reverted (the
+    server confirmed another state), unless an administrator changed the same feature
+    while it was in flight or the policy changed meanwhile. Holds at any time."""
+    if profile.afe is None:
+        return []
+    default_rings = "phone-reverts-on-default-rings" in set(known)
+    out = []
+    for spec in profile.features:
+        if spec.phone is None:
+            continue
+        name: FeatureName = spec.feature.value
+        key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
+        made = [e.change for e in ledger.events if e.kind == "user" and e.active
+                and e.change is not None and e.change.feature == name]
+        for index, (end, start, _, finish) in enumerate(_runs(phone.steps, key)):
+            change = made[index] if index < len(made) else None
+            if default_rings and change is not None and change.on and change.rings is None and (
+                    name == "cfna"):
+                continue
+            if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
+                    PolicyMode.ACCEPT}:
+                continue
+            if any(e.kind == "admin" and e.change is not None and e.change.feature == name
+                   and start <= e.time <= finish for e in ledger.events):
+                continue
+            out.append(Violation("ORACLE-POLICY", f"{name}: the phone's change sent at "
+                                 f"t={start:.3f} was reverted although the server's policy "
+                                 "is accept (the server confirmed another state)", finish))
+    return out
 
 
 def _one_way(profile: Profile, phone: _Agents, server_state: FeatureState,
