@@ -148,8 +148,20 @@ def uri_problem(text: str) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=1024)
-def _is_ipv6(text: str) -> bool:
+def _memo_short(check: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``check`` memoized for texts of up to 64 characters (the same few hosts recur in
+    every message; ``ipaddress`` objects are slow to build). Longer texts are checked each
+    time, so a peer sending long junk hosts cannot make the memo hold megabytes."""
+    memo = functools.lru_cache(maxsize=1024)(check)
+
+    def checked(text: str) -> bool:
+        return memo(text) if len(text) <= 64 else check(text)
+
+    checked.__doc__ = check.__doc__
+    return checked
+
+
+def _ipv6(text: str) -> bool:
     try:
         ipaddress.IPv6Address(text)
     except ValueError:
@@ -157,8 +169,7 @@ def _is_ipv6(text: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=1024)
-def _is_ipv4(text: str) -> bool:
+def _ipv4(text: str) -> bool:
     try:
         ipaddress.IPv4Address(text)
     except ValueError:
@@ -166,13 +177,17 @@ def _is_ipv4(text: str) -> bool:
     return True
 
 
-@functools.lru_cache(maxsize=1024)
-def _is_hostname(host: str) -> bool:
+def _hostname(host: str) -> bool:
     """A domain name or dotted IPv4 address (RFC 3261 section 25.1 ``host``)."""
     labels = host[:-1].split(".") if host.endswith(".") else host.split(".")
     if all(label.isdigit() for label in labels):
         return _is_ipv4(host)
     return all(label and label[0] != "-" and label[-1] != "-" for label in labels)
+
+
+_is_ipv6 = _memo_short(_ipv6)
+_is_ipv4 = _memo_short(_ipv4)
+_is_hostname = _memo_short(_hostname)
 
 
 def _scan_host(scanner: Scanner) -> str:

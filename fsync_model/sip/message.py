@@ -164,9 +164,10 @@ def canonical_name(name: str) -> str:
         lname = name.lower()
         if len(lname) == 1:
             lname = COMPACT_FORMS.get(lname, lname)
-        if len(_CANONICAL) >= _CANONICAL_MAX:
-            _CANONICAL.clear()
-        _CANONICAL[name] = lname
+        if len(name) <= 64:  # a spelling worth remembering (not a hostile long one)
+            if len(_CANONICAL) >= _CANONICAL_MAX:
+                _CANONICAL.clear()
+            _CANONICAL[name] = lname
     return lname
 
 
@@ -786,7 +787,7 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
                 raise _bad("Bad header name", offset=_offset(lines, offsets, line, start),
                            line=line)
             lname = canonical_name(name)
-            if len(name) == colon:
+            if len(name) == colon and colon <= 64:
                 if len(known) >= _CANONICAL_MAX:
                     known.clear()
                 known[name] = lname

@@ -353,3 +353,15 @@ def test_hand_written_inits_are_the_dataclass_ones(minimal: Any) -> None:
 def test_messages_get_a_cache_each() -> None:
     first, second = Request("OPTIONS", "sip:a@b"), Request("OPTIONS", "sip:a@b")
     assert first._cache is not second._cache
+
+
+def test_the_name_memos_keep_no_long_spelling() -> None:
+    from fsync_model.sip import message
+
+    long_name = "X-" + "y" * 1000
+    data = f"OPTIONS sip:a@b SIP/2.0\r\n{long_name}: 1\r\nContent-Length: 0\r\n\r\n"
+    assert parse_message(data.encode()).headers.get(long_name) == "1"
+    assert long_name not in message._HEADER_NAMES
+    assert long_name not in message._CANONICAL
+    host = "h" * 1000
+    assert fields.parse_via(f"SIP/2.0/UDP {host}").host == host
