@@ -136,6 +136,11 @@ class AgentCore:
         self.ua.receive_datagram(data, src, now)
         self._pump(now)
 
+    def note_receive_delay(self, delay: float) -> None:
+        """Driver hook: how long the next message waited in the socket buffer (the UA's
+        overload control reads it)."""
+        self.ua.note_receive_delay(delay)
+
     def transport_error(self, dst: Address, reason: str, now: float) -> None:
         """The adapter could not send to ``dst``: the UA fails its transactions there."""
         self.now = now

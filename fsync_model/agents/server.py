@@ -117,6 +117,8 @@ class ReferenceServer(AgentCore):
         keep_messages: bool = True,
         keep_steps: bool = True,
         log_steps: bool = True,
+        overload_delay: float | None = None,
+        max_transactions: int | None = None,
     ) -> None:
         if policy is not None:
             profile = profile.with_policy(PolicyMode(policy), policy_status)
@@ -124,7 +126,9 @@ class ReferenceServer(AgentCore):
                          observer=observer, user="server", timers=timers,
                          log_messages=log_messages, keep_messages=keep_messages,
                          keep_steps=keep_steps, log_steps=log_steps,
-                         ua_options={"respond_to_source": True})
+                         ua_options={"respond_to_source": True,
+                                     "overload_delay": overload_delay,
+                                     "max_transactions": max_transactions})
         self.password = password
         self._states: dict[str, FeatureState] = {}
         self._policies: dict[str, Profile] = {}

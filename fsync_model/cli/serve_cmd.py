@@ -53,6 +53,12 @@ example:
 """
 
 POLICIES = ("accept", "reject", "error")
+#: Overload control of the reference server (RFC 3261 21.5.4): new out-of-dialog requests
+#: get 503 + Retry-After while received messages wait longer than this in the socket
+#: buffer (a UDP peer retransmits after T1 = 0.5 s: past that the load only grows) ...
+OVERLOAD_DELAY = 0.2
+#: ... or while this many transactions await an answer.
+MAX_TRANSACTIONS = 10_000
 
 
 def register(subparsers: Any, name: str) -> None:
@@ -101,6 +107,8 @@ def create_server(profile: Profile, *, rng: random.Random,
     grow without bound); ``--pcap`` records them through the transport's tap instead.
     ``quiet`` (``--quiet``): the ``message`` and ``step`` events, which would not be
     printed, are not made at all (summarizing every message took a quarter of the time).
+    Past its capacity the server sheds new work with 503 (:data:`OVERLOAD_DELAY`,
+    :data:`MAX_TRANSACTIONS`) rather than falling behind on everything.
     """
     try:
         from fsync_model.agents.server import DEFAULT_PASSWORD, ReferenceServer
@@ -113,7 +121,8 @@ def create_server(profile: Profile, *, rng: random.Random,
                            policy_status=policy_status,
                            password=password if password is not None else DEFAULT_PASSWORD,
                            keep_messages=False, keep_steps=False,
-                           log_messages=not quiet, log_steps=not quiet)
+                           log_messages=not quiet, log_steps=not quiet,
+                           overload_delay=OVERLOAD_DELAY, max_transactions=MAX_TRANSACTIONS)
 
 
 class ServerApp(runtime.AgentApp):
@@ -182,7 +191,13 @@ class ServerApp(runtime.AgentApp):
         status = self.policy_status
         if policy == "error" and status is None:
             status = self.profile.policy.error_status.value
-        return {"users": len(self.agent.users()), "policy": policy, "policy_status": status}
+        out: dict[str, Any] = {"users": len(self.agent.users()), "policy": policy,
+                               "policy_status": status}
+        ua = getattr(self.agent, "ua", None)
+        if ua is not None:  # the reference server (not a stand-in)
+            out["overloaded"] = ua.overloaded
+            out["shed"] = ua.stats.shed
+        return out
 
 
 def run(args: argparse.Namespace) -> int:

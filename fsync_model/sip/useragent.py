@@ -48,6 +48,7 @@ from fsync_model.sip.message import (
 from fsync_model.sip.timers import Deadlines, TimerConfig, is_reliable
 from fsync_model.sip.transaction import (
     ClientInviteTransaction,
+    ClientNonInviteTransaction,
     ClientTransaction,
     ServerInviteTransaction,
     ServerNonInviteTransaction,
@@ -159,7 +160,8 @@ class AuthenticationRetry(UaEvent):
 
 @dataclass(frozen=True, slots=True)
 class RequestRejected(UaEvent):
-    """The UA answered a request itself: 481 (no such dialog), 500 (CSeq out of order)."""
+    """The UA answered a request itself: 481 (no such dialog), 500 (CSeq out of order), 503
+    (overloaded: see :class:`UserAgent`)."""
 
     request: Request
     status: int
@@ -234,6 +236,8 @@ class UaStats:
     malformed_answered: int = 0
     stray_responses: int = 0
     rejected: int = 0
+    #: new out-of-dialog requests answered 503 while overloaded
+    shed: int = 0
 
 
 class _TimerOwner(Protocol):
@@ -268,6 +272,10 @@ def build_cancel(invite: Request) -> Request:
     headers.append(("CSeq", f"{invite.cseq.seq} CANCEL"))
     return build_request("CANCEL", invite.uri, headers)
 
+
+#: Late messages in a row that make a backlog (one scheduler hiccup delays a few messages;
+#: a server behind its load has a queue of them).
+LATE_IN_A_ROW = 8
 
 _REQUIRED_FOR_ANSWER = ("via", "from", "to", "call-id", "cseq")
 #: The largest answer to unparsable bytes that is sent: the largest UDP payload over IPv4.
@@ -379,18 +387,19 @@ class _Uas2xxRetransmitter:
         self.timers.clear()
 
 
-class _Answered:
-    """A non-INVITE server transaction past its final response (Completed, RFC 3261
-    17.2.2), reduced to what absorbing a retransmitted request needs: the key, where the
-    answer went, the answer's bytes, the To tag, and Timer J. The parsed request and
-    response are let go: a server answering hundreds of requests a second holds thousands
-    of these for 64*T1."""
+class _Completed:
+    """A non-INVITE transaction past its final response (Completed, RFC 3261 17.2.2 and
+    17.1.2.2), reduced to what absorbing retransmissions needs: the key, the peer, and
+    Timer J (server) or K (client); a server transaction also keeps the answer's bytes, to
+    send again when the request is retransmitted, and its To tag. The parsed request and
+    responses are let go: a server answering hundreds of requests a second holds thousands
+    of these, for 64*T1 (J) or T4 (K)."""
 
     __slots__ = ("data", "deadline", "key", "local_tag", "peer", "table")
 
     def __init__(self, key: TransactionKey, peer: Address, data: bytes,
                  local_tag: str | None, deadline: float,
-                 table: dict[TransactionKey, _Answered]) -> None:
+                 table: dict[TransactionKey, _Completed]) -> None:
         self.key = key
         self.peer = peer
         self.data = data
@@ -402,7 +411,7 @@ class _Answered:
         return self.deadline
 
     def handle_timer(self, now: float) -> None:
-        if self.deadline is not None and self.deadline <= now:  # Timer J: Terminated
+        if self.deadline is not None and self.deadline <= now:  # Timer J or K: Terminated
             self.forget()
 
     def forget(self) -> None:
@@ -420,6 +429,16 @@ class UserAgent:
     Construct with the local address (the driver's ``bind`` may correct the port later) and
     a seeded :class:`random.Random`. The TU sends with :meth:`send_request` (or the dialog
     helpers), answers with :meth:`respond` / :meth:`reply`, and reads :meth:`next_event`.
+
+    Overload control (RFC 3261 21.5.4), off unless asked for: once :data:`LATE_IN_A_ROW`
+    received messages in a row have waited more than ``overload_delay`` seconds in the
+    socket buffer (the driver reports it through :meth:`note_receive_delay`; shedding stops
+    once one waited less than half of it), or while ``max_transactions`` transactions await
+    an answer, a new out-of-dialog
+    request (no To tag; not ACK or CANCEL) is answered 503 with ``Retry-After:
+    retry_after`` instead of being handed to the TU. Requests in dialogs and responses are
+    still served: they finish work already accepted, so a server past its capacity keeps
+    completing what it took on instead of falling behind on everything.
     """
 
     def __init__(
@@ -435,6 +454,9 @@ class UserAgent:
         reject_unknown_dialogs: bool = True,
         max_size: int = DEFAULT_MAX_SIZE,
         recorders: Iterable[Recorder] = (),
+        overload_delay: float | None = None,
+        max_transactions: int | None = None,
+        retry_after: int = 5,
     ) -> None:
         self.local = local
         self.rng = rng
@@ -450,6 +472,13 @@ class UserAgent:
         #: answer 481 to in-dialog requests that match no dialog in :attr:`dialogs`
         self.reject_unknown_dialogs = reject_unknown_dialogs
         self.max_size = max_size
+        self.overload_delay = overload_delay
+        self.max_transactions = max_transactions
+        self.retry_after = retry_after
+        #: received messages waited longer than ``overload_delay`` (until one waits less
+        #: than half of it)
+        self.backlogged = False
+        self._late = 0  # messages in a row that waited longer than overload_delay
         self.recorders: list[Recorder] = list(recorders)
         self.dialogs = DialogTable()
         self.stats = UaStats()
@@ -457,7 +486,9 @@ class UserAgent:
         self._client: dict[TransactionKey, ClientTransaction] = {}
         self._server: dict[TransactionKey, ServerTransaction] = {}
         #: non-INVITE server transactions that sent their final response, until Timer J
-        self._answered: dict[TransactionKey, _Answered] = {}
+        self._answered: dict[TransactionKey, _Completed] = {}
+        #: non-INVITE client transactions that got their final response, until Timer K
+        self._absorbing: dict[TransactionKey, _Completed] = {}
         #: the bytes a transaction last had sent (kept by a transaction that completes)
         self._last_sent = b""
         self._outbox: list[tuple[bytes, Address]] = []
@@ -528,6 +559,29 @@ class UserAgent:
         out, self._outbox = self._outbox, []
         return out
 
+    def note_receive_delay(self, delay: float) -> None:
+        """Driver hook: the message about to be fed waited ``delay`` seconds in the socket
+        buffer (see the overload control in the class docstring)."""
+        limit = self.overload_delay
+        if limit is None:
+            return
+        if delay > limit:
+            self._late += 1
+            if self._late >= LATE_IN_A_ROW:
+                self.backlogged = True
+            return
+        self._late = 0
+        if delay < limit / 2:
+            self.backlogged = False
+
+    @property
+    def overloaded(self) -> bool:
+        """Whether a new out-of-dialog request would be answered 503 now."""
+        if self.backlogged:
+            return True
+        limit = self.max_transactions
+        return limit is not None and len(self._server) + len(self._client) >= limit
+
     def transport_error(self, dst: Address, reason: str, now: float) -> None:
         """Driver hook: sending to ``dst`` failed (connection refused, ICMP unreachable).
 
@@ -539,10 +593,11 @@ class UserAgent:
             if txn.peer == dst and not txn.terminated:
                 hit = True
                 txn.transport_error(reason, now)
-        for answered in [a for a in self._answered.values() if a.peer == dst]:
-            hit = True
-            self._emit(TransportFailure(answered.key, None, dst, reason))
-            answered.forget()
+        for done in [*self._absorbing.values(), *self._answered.values()]:
+            if done.peer == dst:
+                hit = True
+                self._emit(TransportFailure(done.key, None, dst, reason))
+                done.forget()
         if not hit:
             self._emit(TransportFailure(None, None, dst, reason))
         self._dispatch(now)
@@ -663,7 +718,7 @@ class UserAgent:
             request = request.replace(headers=request.headers.added("Via", self.via(),
                                                                      first=True))
         txn = new_client_transaction(request, dst, self, self.timer_config)
-        if txn.key in self._client:
+        if txn.key in self._client or txn.key in self._absorbing:
             raise TransactionError(f"branch already in use: {txn.key}")
         self._client[txn.key] = txn
         txn.start(now)
@@ -835,6 +890,8 @@ class UserAgent:
     # ------------------------------------------------------------------ introspection
 
     def client_transaction(self, key: TransactionKey) -> ClientTransaction | None:
+        """A client transaction still waiting for its final response (or an INVITE one);
+        None once a non-INVITE one has it (it only absorbs retransmissions then)."""
         return self._client.get(key)
 
     def server_transaction(self, key: TransactionKey) -> ServerTransaction | None:
@@ -845,7 +902,8 @@ class UserAgent:
     @property
     def transaction_count(self) -> int:
         """Live transactions, both sides (0 once every K/J/I/D/L/M timer ran out)."""
-        return len(self._client) + len(self._server) + len(self._answered)
+        return (len(self._client) + len(self._server) + len(self._absorbing)
+                + len(self._answered))
 
     # ------------------------------------------------------------------ TransactionUser
 
@@ -928,6 +986,9 @@ class UserAgent:
         if request.method == "CANCEL":
             self._on_cancel(request, key, src, now)
             return
+        if not request.to_tag and self.overloaded:
+            self._shed(request, src, now)
+            return
         dialog_id: DialogId | None = None
         if request.to_tag:
             dialog = self.dialogs.find_for_request(request)
@@ -966,8 +1027,8 @@ class UserAgent:
         assert deadline is not None, "a Completed non-INVITE server transaction runs Timer J"
         txn.timers.clear()
         del self._server[txn.key]
-        answered = _Answered(txn.key, txn.peer, self._last_sent, txn.local_tag, deadline,
-                             self._answered)
+        answered = _Completed(txn.key, txn.peer, self._last_sent, txn.local_tag, deadline,
+                              self._answered)
         self._answered[txn.key] = answered
         self._arm(answered)
 
@@ -977,6 +1038,13 @@ class UserAgent:
             return TransactionError("non-INVITE server transaction in state Completed cannot "
                                     f"send {status}")
         return TransactionError(f"unknown or finished server transaction {key}")
+
+    def _shed(self, request: Request, src: Address, now: float) -> None:
+        """503 Service Unavailable with Retry-After (RFC 3261 21.5.4): overloaded."""
+        txn = self._new_server_transaction(request, src, now)
+        self.stats.shed += 1
+        self.reply(txn.key, 503, now, headers=[("Retry-After", str(self.retry_after))])
+        self._emit(RequestRejected(request, 503, src))
 
     def _reject(self, request: Request, status: int, src: Address, now: float,
                 reason: str | None = None) -> None:
@@ -1026,6 +1094,8 @@ class UserAgent:
             return
         txn = self._client.get(key) if key is not None else None
         if txn is None:
+            if key is not None and key in self._absorbing:
+                return  # a retransmitted final response: absorbed (Timer K, 17.1.2.2)
             stored = None
             if response.is_success and response.cseq.method == "INVITE":
                 stored = self._uac_acks.get(
@@ -1037,7 +1107,22 @@ class UserAgent:
             self._emit(StrayResponse(response, src))
             return
         txn.receive_response(response, now)
-        self._arm(txn)
+        if (txn.state is TxnState.COMPLETED and isinstance(txn, ClientNonInviteTransaction)
+                and self._client.get(txn.key) is txn):
+            self._keep_absorbing(txn)
+        else:
+            self._arm(txn)
+
+    def _keep_absorbing(self, txn: ClientNonInviteTransaction) -> None:
+        """``txn`` got its final response (the TU has it) and waits out Timer K: keep only
+        its key and deadline."""
+        deadline = txn.get_timer()
+        assert deadline is not None, "a Completed non-INVITE client transaction runs Timer K"
+        txn.timers.clear()
+        del self._client[txn.key]
+        done = _Completed(txn.key, txn.peer, b"", None, deadline, self._absorbing)
+        self._absorbing[txn.key] = done
+        self._arm(done)
 
     def _malformed(self, data: bytes, src: Address, error: SipParseError, now: float) -> None:
         self.stats.malformed += 1

@@ -178,6 +178,7 @@ def test_health(port: int) -> None:
     assert body["vendor"] == "broadsoft" and body["seed"] == 5
     assert body["listening"][0].startswith("udp:127.0.0.1:")
     assert body["api"] == f"127.0.0.1:{port}" and body["policy"] == "accept"
+    assert body["overloaded"] is False and body["shed"] == 0  # 503s sent while overloaded
 
 
 def test_head_has_headers_and_no_body(port: int) -> None:

@@ -236,6 +236,71 @@ def test_an_answered_transaction_keeps_only_its_answer_until_timer_j() -> None:
     assert isinstance(only(b.events(), RequestReceived)[0], RequestReceived), "new after J"
 
 
+def test_overloaded_ua_answers_new_requests_503_and_keeps_serving_its_dialogs() -> None:
+    """RFC 3261 21.5.4: once messages keep waiting longer than ``overload_delay`` in the
+    socket buffer, a new out-of-dialog request is answered 503 with Retry-After (and its
+    retransmission gets the same answer); a request in a dialog is still handed to the TU;
+    one message that waited less than half the limit ends the shedding."""
+    from fsync_model.sip.useragent import LATE_IN_A_ROW
+
+    a = UserAgent(A_ADDR, random.Random(1), user="alice")
+    b = UserAgent(B_ADDR, random.Random(2), user="bob", overload_delay=0.2, retry_after=7)
+    wire = Wire({A_ADDR: a, B_ADDR: b})
+    # a dialog set up before the overload
+    invite = a.build_request("INVITE", "sip:bob@127.0.0.1:5072")
+    a.send_request(invite, B_ADDR, wire.now)
+    wire.flush()
+    txn = received_request(b).transaction
+    b.create_uas_dialog(txn)
+    b.reply(txn, 200, wire.now, contact=True)
+    wire.flush()
+    ok = only(a.events(), ResponseReceived)[-1].response
+    dialog = a.create_uac_dialog(ok)
+    a.ack(ok, wire.now, dialog=dialog)
+    wire.flush()
+    b.events()
+
+    for _ in range(LATE_IN_A_ROW - 1):
+        b.note_receive_delay(0.5)
+    assert not b.overloaded, "a few late messages are a hiccup, not a backlog"
+    b.note_receive_delay(0.5)
+    assert b.overloaded
+    options = a.build_request("OPTIONS", "sip:bob@127.0.0.1:5072")
+    a.send_request(options, B_ADDR, wire.now)
+    wire.flush()
+    rejected = only(b.events(), RequestRejected)
+    assert [r.status for r in rejected] == [503] and b.stats.shed == 1
+    answer = only(a.events(), ResponseReceived)[0].response
+    assert answer.status == 503 and answer.header("Retry-After") == "7"
+    b.receive_datagram(options.serialize(), A_ADDR, wire.now)  # retransmitted: same 503
+    assert b.events() == [] and b.stats.shed == 1
+    assert b.datagrams_to_send(wire.now)[0][0].startswith(b"SIP/2.0 503 ")
+    a.send_in_dialog(dialog, "INFO", wire.now)  # in the dialog: served
+    wire.flush()
+    assert only(b.events(), RequestReceived)[0].request.method == "INFO"
+
+    b.note_receive_delay(0.15)  # under the limit, over half of it: still shedding
+    assert b.overloaded
+    b.note_receive_delay(0.05)
+    assert not b.overloaded
+    a.send_request(a.build_request("OPTIONS", "sip:bob@127.0.0.1:5072"), B_ADDR, wire.now)
+    wire.flush()
+    assert only(b.events(), RequestReceived)[0].request.method == "OPTIONS"
+
+
+def test_ua_with_too_many_pending_transactions_sheds_new_requests() -> None:
+    a, _, wire = make_pair()
+    b = UserAgent(B_ADDR, random.Random(2), user="bob", max_transactions=2)
+    wire.uas[B_ADDR] = b
+    for _ in range(3):
+        a.send_request(a.build_request("OPTIONS", "sip:bob@127.0.0.1:5072"), B_ADDR,
+                       wire.now)
+    wire.flush()  # two wait for the TU's answer; the third is shed
+    events = b.events()
+    assert len(only(events, RequestReceived)) == 2 and b.stats.shed == 1
+    assert [r.status for r in only(events, RequestRejected)] == [503]
+
+
 def test_transactions_cleaned_up_after_k_and_j() -> None:
     a, b, wire = make_pair()
     send_options(a, wire)
