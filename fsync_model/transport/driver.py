@@ -24,6 +24,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 #: What a transport calls for each message it receives: ``(data, src)``.
 Receiver = Callable[[bytes, Address], None]
+#: Messages received together, each ``(data, src, arrived)``: ``arrived`` is the wall-clock
+#: time (``time.time()``) the kernel got it, when the transport knows it, else None.
+Batch = Sequence[tuple[bytes, Address, float | None]]
+#: What a transport hands a batch of messages to.
+BatchReceiver = Callable[[Batch], None]
 
 
 @runtime_checkable
@@ -71,13 +76,21 @@ class Transport(ABC):
         self.allow_non_loopback = allow_non_loopback
         self.taps: list[Tap] = list(taps)
         self._on_receive = on_receive
+        self._on_batch: BatchReceiver | None = None
         self._on_error: Callable[[Address, str], None] | None = None
+        #: destination hosts already found to be loopback (checked once, not per message)
+        self._loopback_ok: set[str] = set()
         self._tap_clock = tap_clock
         self._closed = False
 
     def set_receiver(self, on_receive: Receiver | None) -> None:
         """Deliver received messages to ``on_receive`` from now on (None: drop them)."""
         self._on_receive = on_receive
+
+    def set_batch_receiver(self, on_batch: BatchReceiver | None) -> None:
+        """Hand messages that arrive together (a transport that reads several at once) to
+        ``on_batch`` in one call, instead of one ``on_receive`` call each."""
+        self._on_batch = on_batch
 
     def set_error_handler(self, on_error: Callable[[Address, str], None] | None) -> None:
         """Tell ``on_error(dst, reason)`` when messages to ``dst`` could not be sent (a
@@ -123,7 +136,10 @@ class Transport(ABC):
             return False
         if dst.transport != self.kind:
             raise AddressError(f"{self.kind} transport cannot send to {dst}")
-        check_loopback(dst, allow_non_loopback=self.allow_non_loopback, action="send to")
+        if dst.host not in self._loopback_ok:
+            check_loopback(dst, allow_non_loopback=self.allow_non_loopback, action="send to")
+            if len(self._loopback_ok) < 1024:
+                self._loopback_ok.add(dst.host)
         return True
 
     def _record_sent(self, data: bytes, src: Address, dst: Address) -> None:
@@ -138,6 +154,19 @@ class Transport(ABC):
             logger.debug("%s: no receiver, dropping message from %s", self.local_address, src)
             return
         self._on_receive(data, src)
+
+    def _deliver_batch(self, batch: Batch, dst: Address) -> None:
+        """Tap messages received together and hand them to the batch receiver (or each
+        to the receiver)."""
+        if self._on_batch is None:
+            for data, src, _ in batch:
+                self._deliver(data, src, dst)
+            return
+        if self.taps:
+            now = self._tap_clock()
+            for data, src, _ in batch:
+                notify_taps(self.taps, now, src, dst, data)
+        self._on_batch(batch)
 
 
 class EndpointDriver:
@@ -173,8 +202,13 @@ class EndpointDriver:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: float | None = None
         self._closed = False
+        #: the endpoint's ``note_receive_delay(seconds)``, if it has one: how long each
+        #: message waited in the socket buffer before the endpoint got it
+        hook = getattr(endpoint, "note_receive_delay", None)
+        self._note_delay: Callable[[float], None] | None = hook if callable(hook) else None
         for transport in self.transports:
             transport.set_receiver(self._on_receive)
+            transport.set_batch_receiver(self._on_receive_batch)
             transport.set_error_handler(self._on_transport_error)
         # Agents learn the addresses really bound (port 0 resolved) before any traffic.
         bind = getattr(endpoint, "bind", None)
@@ -321,6 +355,21 @@ class EndpointDriver:
             self.endpoint.receive_datagram(data, src, self.clock())
         except Exception as error:
             self._endpoint_failed("receive_datagram", error)
+        self.flush()
+
+    def _on_receive_batch(self, batch: Batch) -> None:
+        """Messages read together: each to the endpoint in order, then one flush."""
+        note = self._note_delay
+        endpoint = self.endpoint
+        for data, src, arrived in batch:
+            if self._closed:
+                return
+            try:
+                if note is not None and arrived is not None:
+                    note(max(0.0, time.time() - arrived))
+                endpoint.receive_datagram(data, src, self.clock())
+            except Exception as error:
+                self._endpoint_failed("receive_datagram", error)
         self.flush()
 
     def _on_timer(self) -> None:

@@ -174,3 +174,52 @@ def test_bind_is_told_the_real_ports_and_close_stops_everything() -> None:
         assert endpoint.outbox == [(b"x", transport.local_address)]  # closed: not drained
 
     run(main())
+
+
+def test_datagrams_waiting_together_are_read_in_one_batch_in_order_with_their_delay() -> None:
+    """UDP reads every datagram waiting (not one per loop turn), feeds them in order, and
+    tells an endpoint with ``note_receive_delay`` how long each waited in the socket buffer
+    (where the kernel stamps arrivals)."""
+    import socket
+    import time
+
+    from fsync_model.transport.udp import _stamps_supported
+
+    class Timed(RecordingEndpoint):
+        def __init__(self) -> None:
+            super().__init__()
+            self.delays: list[float] = []
+            self.flushes = 0
+
+        def note_receive_delay(self, delay: float) -> None:
+            self.delays.append(delay)
+
+        def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
+            self.flushes += 1
+            return super().datagrams_to_send(now)
+
+    async def main() -> None:
+        endpoint = Timed()
+        async with await EndpointDriver.open(endpoint, ["udp:127.0.0.1:0"]) as driver:
+            there = driver.local_addresses[0]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                # the kernel turns arrival stamps on a moment after a socket asks for them
+                sender.sendto(request(number=0), there.sockaddr)
+                await until(lambda: len(endpoint.received) == 1)
+                await asyncio.sleep(0.2)
+                endpoint.received.clear()
+                endpoint.delays.clear()
+                before = endpoint.flushes
+                for number in range(1, 21):  # all sent before the loop gets to read
+                    sender.sendto(request(number=number), there.sockaddr)
+                sender.sendto(b"\r\n\r\n", there.sockaddr)  # a keep-alive: not a message
+                time.sleep(0.05)  # the loop is blocked: they wait in the socket buffer
+                await until(lambda: len(endpoint.received) == 20)
+            assert [cseq(r.data) for r in endpoint.received] == list(range(1, 21))
+            assert endpoint.flushes - before < 20, "one cycle per batch, not per datagram"
+            if _stamps_supported():
+                assert len(endpoint.delays) == 20
+                assert all(0.0 <= d < 5.0 for d in endpoint.delays)
+                assert max(endpoint.delays) >= 0.04, "the 50 ms spent waiting was seen"
+
+    run(main())
