@@ -590,16 +590,19 @@ def test_tp_ftnt_neg_024(fsync_target: Target) -> None:
     """TP/FTNT/NEG/024: the line setting does not gate sync.
 
     The line's feature sync is switched off, yet dnd on at the phone still reaches the server
-    (guide: not tied to the phone's setting).
+    (guide: not tied to the phone's setting); switched on again, nothing changes either.
 
     Expected ladder (fortinet/line):
+        phone            setting changed (ignored)
         phone            setting changed (ignored)
     """
     fsync_target.start()
     fsync_target.set_sync(False)
     fsync_target.user_change(Change("dnd", True))
+    fsync_target.set_sync(True)
     fsync_target.settle()
     fsync_target.expect_reached("fortinet/line", "SyncAlwaysOn", "PHONE_DISABLES_SYNC")
+    fsync_target.expect_reached("fortinet/line", "SyncAlwaysOn", "PHONE_ENABLES_SYNC")
     fsync_target.expect_state("server", Change("dnd", True))
     fsync_target.check(final=True)
 

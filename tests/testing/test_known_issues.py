@@ -75,6 +75,15 @@ def line_same_value() -> None:
     bench.check()
 
 
+def registrar_new_nonce() -> None:
+    bench = Bench("broadsoft")
+    bench.start()
+    bench.arm("server", Answer(Match("REGISTER"), 401))
+    bench.advance(3240.0)  # the refresh: challenged by the tamper, then by the registrar
+    bench.advance(3240.0)  # the next refresh: an ordinary challenge
+    bench.check()
+
+
 def code_queued_after_sync_off() -> None:
     bench = Bench("yeastar")
     bench.start()
@@ -138,6 +147,7 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
+    "registrar-new-nonce": registrar_new_nonce,
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
