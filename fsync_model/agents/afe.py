@@ -7,9 +7,11 @@ concatenated defect), forwardTo omitted when off, ringCount sent or not, ring-co
 """
 from __future__ import annotations
 
+import codecs
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
+from xml.sax.saxutils import escape
 
 from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
 from fsync_model.bodies import feature_event as fe
@@ -118,6 +120,66 @@ def full_state_bodies(afe: AfeSettings, state: FeatureState, device: str,
         return [(fe.build_concatenated(events, **options), content_type(afe))]
     ctype, body = fe.build_full_state(events, BOUNDARY, **options)
     return [(body, ctype)]
+
+
+#: Stands for the device while a body is built once per state: letters and digits only, so
+#: escaping and encoding leave it as it is, and no document holds it otherwise.
+_DEVICE_SLOT = "fsyncDeviceSlot0c9e7b"
+#: Encodings where a document's bytes are the bytes of its pieces, one after the other.
+_PIECEWISE = frozenset({"ascii", "latin-1", "iso8859-1", "utf-8", "cp1252", "iso8859-15"})
+_CACHE_MAX = 1024
+
+
+class NotifyBodies:
+    """The NOTIFY bodies of one :class:`~fsync_model.profile.AfeSettings`, each built once
+    per state (and feature) with the device left open, then filled in per user: byte for
+    byte what :func:`full_state_bodies` and :func:`build_change_notify` give (a server
+    with thousands of users has only a few distinct states to report)."""
+
+    def __init__(self, afe: AfeSettings) -> None:
+        self.afe = afe
+        encoding = _charset(afe)
+        self._encoding = encoding
+        self._piecewise = codecs.lookup(encoding).name in _PIECEWISE
+        self._slot = _DEVICE_SLOT.encode(encoding)
+        self._boundary = b"--" + BOUNDARY.encode("ascii")
+        self._full: dict[FeatureState, list[tuple[bytes, str]]] = {}
+        self._change: dict[tuple[FeatureName, object], tuple[bytes, str]] = {}
+
+    def _device(self, device: str) -> bytes | None:
+        """The device as it goes into a body, or None when a template cannot hold it."""
+        if not self._piecewise:
+            return None
+        data = escape(device).encode(self._encoding, "xmlcharrefreplace")
+        return None if self._boundary in data or self._slot in data else data
+
+    def full_state(self, state: FeatureState, device: str) -> list[tuple[bytes, str]]:
+        """:func:`full_state_bodies` of ``state`` for ``device``."""
+        data = self._device(device)
+        if data is None:
+            return full_state_bodies(self.afe, state, device)
+        template = self._full.get(state)
+        if template is None:
+            if len(self._full) >= _CACHE_MAX:
+                self._full.clear()
+            template = self._full[state] = full_state_bodies(self.afe, state, _DEVICE_SLOT)
+        return [(body.replace(self._slot, data), ctype) for body, ctype in template]
+
+    def change(self, state: FeatureState, feature: FeatureName,
+               device: str) -> tuple[bytes, str]:
+        """:func:`build_change_notify` of ``feature`` in ``state`` for ``device``."""
+        data = self._device(device)
+        if data is None:
+            return build_change_notify(self.afe, state, feature, device)
+        key = (feature, state.dnd if feature == "dnd" else state.forward(feature))
+        template = self._change.get(key)
+        if template is None:
+            if len(self._change) >= _CACHE_MAX:
+                self._change.clear()
+            template = self._change[key] = build_change_notify(self.afe, state, feature,
+                                                               _DEVICE_SLOT)
+        body, ctype = template
+        return body.replace(self._slot, data), ctype
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ at a time per subscription, so a slow phone never sees them reordered.
 """
 from __future__ import annotations
 
+import functools
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -90,7 +91,10 @@ def _set_key(request: Request) -> tuple[str, int, str | None]:
     return request.call_id, request.cseq.seq, request.top_via.branch
 
 
+@functools.lru_cache(maxsize=1024)
 def _user_of(uri_text: str) -> str:
+    """The user part of a URI ("" when it does not parse); a flow names its user's URI in
+    every request, so the answer is remembered."""
     try:
         return parse_uri(uri_text, "URI").unescaped_user or ""
     except SipParseError:
@@ -148,6 +152,7 @@ class ReferenceServer(AgentCore):
         self._session_invites: dict[TransactionKey, str] = {}
         self.ua.add_extension(EarlyHook(self.early_event))  # before the notifier
         self.notifier: Notifier | None = None
+        self._bodies: afe_bodies.NotifyBodies | None = None
         if profile.afe is not None:
             afe = profile.afe
             self.notifier = Notifier(self.ua, [afe.event.value],
@@ -199,6 +204,14 @@ class ReferenceServer(AgentCore):
         own = self._policies.get(user)
         tables = self.tables if own is None else machines_for(own)
         return FlowTracker(tables[key], role=Party.SERVER, record=self.record_steps)
+
+    def _notify_bodies(self) -> afe_bodies.NotifyBodies:
+        """The NOTIFY bodies of the profile's as-feature-event settings (built once)."""
+        afe = self.profile.afe
+        assert afe is not None
+        if self._bodies is None or self._bodies.afe is not afe:
+            self._bodies = afe_bodies.NotifyBodies(afe)
+        return self._bodies
 
     def _lifecycle(self, kind: FlowKind) -> FlowTracker:
         return self.tracker(MachineKey(self.profile.id, kind))
@@ -410,8 +423,7 @@ class ReferenceServer(AgentCore):
             return
         self.step(sub.tracker, Input.PHONE_SENDS_SUBSCRIBE, now)
         self.step(sub.tracker, Input.SERVER_SENDS_2XX, now)
-        assert self.profile.afe is not None
-        for body, ctype in afe_bodies.full_state_bodies(self.profile.afe, self.state(user), user):
+        for body, ctype in self._notify_bodies().full_state(self.state(user), user):
             self._queue(sub, body, ctype, sub.tracker, Input.SERVER_SENDS_NOTIFY, now)
         self.info("subscribed" if event.initial else "refreshed", now, user=user,
                   expires=event.expires)
@@ -423,32 +435,28 @@ class ReferenceServer(AgentCore):
         if tracker is not None:
             self.step(tracker, Input.PHONE_SENDS_SUBSCRIBE_SET, now)
             self.step(tracker, Input.SERVER_SENDS_2XX, now)
-        assert self.profile.afe is not None
+        bodies = self._notify_bodies()
         if profile.policy.mode.value is PolicyMode.REJECT:
             # protocol 1.2: accepted, not applied; the confirming NOTIFY carries the old state
-            body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
-                                                         change.feature, user)
+            body, ctype = bodies.change(self.state(user), change.feature, user)
             self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY_OLD_STATE, now)
             self.info("policy-rejected", now, user=user, change=change.describe())
             return
         self._apply(user, change, "set-request", now)
-        body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
-                                                     change.feature, user)
+        body, ctype = bodies.change(self.state(user), change.feature, user)
         self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY, now)
         self._fan_out(user, change.feature, now, exclude=sub)
 
     def _fan_out(self, user: str, feature: FeatureName, now: float,
                  exclude: _Subscription | None) -> None:
         """A change NOTIFY with only ``feature`` to every other subscription of ``user``."""
-        assert self.profile.afe is not None
         for sub in list(self._user_subs.get(user, {}).values()):
             if sub is exclude:
                 continue
             tracker = self._flow_tracker(user, feature, Direction.SERVER)
             if tracker is not None:
                 self.step(tracker, Input.SERVER_ADMIN_CHANGE, now)
-            body, ctype = afe_bodies.build_change_notify(self.profile.afe, self.state(user),
-                                                         feature, user)
+            body, ctype = self._notify_bodies().change(self.state(user), feature, user)
             self._queue(sub, body, ctype, tracker, Input.SERVER_SENDS_NOTIFY, now)
 
     def _queue(self, sub: _Subscription, body: bytes, ctype: str, tracker: FlowTracker | None,
