@@ -349,11 +349,13 @@ def build_non2xx_ack(invite: Request, response: Response) -> Request:
 
 
 class ServerTransaction(Transaction):
-    """Base of the server machines: fed retransmitted requests and the TU's responses."""
+    """Base of the server machines: fed retransmitted requests and the TU's responses.
+    ``key`` is ``server_key(request)``, when the caller has it already."""
 
     def __init__(self, request: Request, peer: Address, tu: TransactionUser,
-                 config: TimerConfig) -> None:
-        super().__init__(server_key(request), request, peer, tu, config)
+                 config: TimerConfig, key: TransactionKey | None = None) -> None:
+        super().__init__(key if key is not None else server_key(request), request, peer, tu,
+                         config)
         #: the last response sent (re-sent when the request is retransmitted)
         self.last_response: Response | None = None
         #: the To tag this transaction answers with, when the TU let the UA pick one
@@ -378,8 +380,8 @@ class ServerNonInviteTransaction(ServerTransaction):
     kind = "non-INVITE server"
 
     def __init__(self, request: Request, peer: Address, tu: TransactionUser,
-                 config: TimerConfig) -> None:
-        super().__init__(request, peer, tu, config)
+                 config: TimerConfig, key: TransactionKey | None = None) -> None:
+        super().__init__(request, peer, tu, config, key)
         self._enter(TxnState.TRYING)
 
     def receive_request(self, request: Request, now: float) -> None:
@@ -419,8 +421,8 @@ class ServerInviteTransaction(ServerTransaction):
     kind = "INVITE server"
 
     def __init__(self, request: Request, peer: Address, tu: TransactionUser,
-                 config: TimerConfig) -> None:
-        super().__init__(request, peer, tu, config)
+                 config: TimerConfig, key: TransactionKey | None = None) -> None:
+        super().__init__(request, peer, tu, config, key)
         self.interval = config.t1
         self._enter(TxnState.PROCEEDING)
 
@@ -506,10 +508,11 @@ def new_client_transaction(request: Request, peer: Address, tu: TransactionUser,
 
 
 def new_server_transaction(request: Request, peer: Address, tu: TransactionUser,
-                           config: TimerConfig) -> ServerTransaction:
-    """The server machine for a new ``request`` (never ACK)."""
+                           config: TimerConfig,
+                           key: TransactionKey | None = None) -> ServerTransaction:
+    """The server machine for a new ``request`` (never ACK); ``key`` when known already."""
     if request.method == "ACK":
         raise TransactionError("ACK does not create a server transaction")
     if request.method == "INVITE":
-        return ServerInviteTransaction(request, peer, tu, config)
-    return ServerNonInviteTransaction(request, peer, tu, config)
+        return ServerInviteTransaction(request, peer, tu, config, key)
+    return ServerNonInviteTransaction(request, peer, tu, config, key)

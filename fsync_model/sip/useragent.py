@@ -339,8 +339,9 @@ _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-leng
 
 
 def _check_single_valued(message: Message) -> None:
+    headers = message.headers
     for name in _SINGLE_VALUED:
-        count = len(message.headers.get_all(name))
+        count = headers.count(name)
         if count > 1:
             raise SipParseError(f"Bad Header: {pretty_name(name)} appears {count} times")
 
@@ -987,7 +988,7 @@ class UserAgent:
             self._on_cancel(request, key, src, now)
             return
         if not request.to_tag and self.overloaded:
-            self._shed(request, src, now)
+            self._shed(request, key, src, now)
             return
         dialog_id: DialogId | None = None
         if request.to_tag:
@@ -999,21 +1000,23 @@ class UserAgent:
                     self._malformed(data, src, error, now)
                     return
                 if status is not None:
-                    self._reject(request, status, src, now, "CSeq out of order")
+                    self._reject(request, key, status, src, now, "CSeq out of order")
                     return
                 dialog.peer = src
                 dialog_id = dialog.id
             elif (not self.dialogs.is_expected(request.call_id, request.to_tag)
                   and self.reject_unknown_dialogs):
-                self._reject(request, 481, src, now)
+                self._reject(request, key, 481, src, now)
                 return
-        txn = self._new_server_transaction(request, src, now)
+        txn = self._new_server_transaction(request, key, src, now)
         self._emit(RequestReceived(request, txn.key, src, dialog_id))
 
-    def _new_server_transaction(self, request: Request, src: Address,
+    def _new_server_transaction(self, request: Request, key: TransactionKey, src: Address,
                                 now: float) -> ServerTransaction:
+        """A server transaction for ``request``, known by ``key``: its key as received (the
+        ``received`` noted in its top Via would change an RFC 2543 key)."""
         txn = new_server_transaction(request, self._response_destination(request, src), self,
-                                     self.timer_config)
+                                     self.timer_config, key)
         txn.source = src
         self._server[txn.key] = txn
         if isinstance(txn, ServerInviteTransaction):
@@ -1039,16 +1042,16 @@ class UserAgent:
                                     f"send {status}")
         return TransactionError(f"unknown or finished server transaction {key}")
 
-    def _shed(self, request: Request, src: Address, now: float) -> None:
+    def _shed(self, request: Request, key: TransactionKey, src: Address, now: float) -> None:
         """503 Service Unavailable with Retry-After (RFC 3261 21.5.4): overloaded."""
-        txn = self._new_server_transaction(request, src, now)
+        txn = self._new_server_transaction(request, key, src, now)
         self.stats.shed += 1
         self.reply(txn.key, 503, now, headers=[("Retry-After", str(self.retry_after))])
         self._emit(RequestRejected(request, 503, src))
 
-    def _reject(self, request: Request, status: int, src: Address, now: float,
-                reason: str | None = None) -> None:
-        txn = self._new_server_transaction(request, src, now)
+    def _reject(self, request: Request, key: TransactionKey, status: int, src: Address,
+                now: float, reason: str | None = None) -> None:
+        txn = self._new_server_transaction(request, key, src, now)
         self.stats.rejected += 1
         self.reply(txn.key, status, now, reason)
         self._emit(RequestRejected(request, status, src))
@@ -1072,7 +1075,7 @@ class UserAgent:
                    now: float) -> None:
         invite_key = TransactionKey("server", key.branch, "INVITE", key.sent_by)
         invite = self._server.get(invite_key)
-        txn = self._new_server_transaction(cancel, src, now)
+        txn = self._new_server_transaction(cancel, key, src, now)
         if not isinstance(invite, ServerInviteTransaction):
             self.stats.rejected += 1
             self.reply(txn.key, 481, now)
