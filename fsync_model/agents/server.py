@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fsync_model.agents import afe as afe_bodies
 from fsync_model.agents.base import AgentCore, EarlyHook
@@ -69,12 +69,14 @@ class _Outgoing:
 
 @dataclass(eq=False, slots=True)
 class _Subscription:
-    """One as-feature-event subscription as the server keeps it."""
+    """One as-feature-event subscription as the server keeps it. ``queue`` holds the
+    NOTIFYs waiting for the one in flight: made when one has to wait (an empty deque is
+    600 bytes, and most subscriptions never have a NOTIFY waiting)."""
 
     id: SubscriptionId
     user: str
     tracker: FlowTracker
-    queue: deque[tuple[bytes, str, FlowTracker | None, Input]] = field(default_factory=deque)
+    queue: deque[tuple[bytes, str, FlowTracker | None, Input]] | None = None
     in_flight: TransactionKey | None = None
 
 
@@ -141,8 +143,9 @@ class ReferenceServer(AgentCore):
         self._registration_trackers: dict[str, FlowTracker] = {}
         self._nonces: set[str] = set()
         self._subs: dict[SubscriptionId, _Subscription] = {}
-        #: user -> that user's subscriptions (a change fans out to them without a scan)
-        self._user_subs: dict[str, dict[SubscriptionId, _Subscription]] = {}
+        #: user -> that user's subscriptions (a change fans out to them without a scan;
+        #: a list: a user has one or two, and a dict each is 230 bytes)
+        self._user_subs: dict[str, list[_Subscription]] = {}
         self._outgoing: dict[TransactionKey, tuple[_Subscription | None, _Outgoing]] = {}
         #: the set request screened and handed to the notifier (at most one: the notifier
         #: accepts or refuses it in the same cycle), keyed by Call-ID, CSeq and branch
@@ -311,8 +314,9 @@ class ReferenceServer(AgentCore):
         elif isinstance(event, SubscriptionEnded):
             sub = self._subs.pop(event.subscription, None)
             if sub is not None:
-                mine = self._user_subs.get(sub.user, {})
-                mine.pop(sub.id, None)
+                mine = self._user_subs.get(sub.user, [])
+                if sub in mine:
+                    mine.remove(sub)
                 if not mine:
                     self._user_subs.pop(sub.user, None)
             if sub is not None and event.reason == "unsubscribed":
@@ -416,7 +420,7 @@ class ReferenceServer(AgentCore):
             sub = _Subscription(event.subscription, user,
                                 self._lifecycle(FlowKind.SUBSCRIPTION))
             self._subs[event.subscription] = sub
-            self._user_subs.setdefault(user, {})[sub.id] = sub
+            self._user_subs.setdefault(user, []).append(sub)
         change = self._pending_sets.pop(_set_key(request), None)
         if change is not None:
             self._on_set_request(sub, change, now)
@@ -450,7 +454,7 @@ class ReferenceServer(AgentCore):
     def _fan_out(self, user: str, feature: FeatureName, now: float,
                  exclude: _Subscription | None) -> None:
         """A change NOTIFY with only ``feature`` to every other subscription of ``user``."""
-        for sub in list(self._user_subs.get(user, {}).values()):
+        for sub in list(self._user_subs.get(user, ())):
             if sub is exclude:
                 continue
             tracker = self._flow_tracker(user, feature, Direction.SERVER)
@@ -461,6 +465,8 @@ class ReferenceServer(AgentCore):
 
     def _queue(self, sub: _Subscription, body: bytes, ctype: str, tracker: FlowTracker | None,
                sent: Input, now: float) -> None:
+        if sub.queue is None:
+            sub.queue = deque()
         sub.queue.append((body, ctype, tracker, sent))
         self._send_next(sub, now)
 
@@ -468,9 +474,11 @@ class ReferenceServer(AgentCore):
         if sub.in_flight is not None or not sub.queue or self.notifier is None:
             return
         if self.notifier.get(sub.id) is None:
-            sub.queue.clear()
+            sub.queue = None
             return
         body, ctype, tracker, sent = sub.queue.popleft()
+        if not sub.queue:
+            sub.queue = None
         if tracker is not None and not self.step(tracker, sent, now):
             tracker = None
         key = self.notifier.notify(sub.id, now, body=body, content_type=ctype)

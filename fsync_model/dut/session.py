@@ -196,7 +196,7 @@ class DutServer(ReferenceServer):
         for sub in list(self._subs.values()):
             if sub.user != user or self.notifier.get(sub.id) is None:
                 continue
-            sub.queue.clear()
+            sub.queue = None  # the NOTIFYs waiting are dropped
             tracker = sub.tracker
             sent = Input.SERVER_SENDS_NOTIFY_TERMINATED
             if not (tracker.allows(sent) and self.step(tracker, sent, now)):

@@ -53,6 +53,9 @@ def _contact_uri(message: Request | Response) -> str | None:
 class Dialog:
     """One dialog's state (RFC 3261 section 12.1): ids, CSeqs, remote target, route set."""
 
+    __slots__ = ("call_id", "confirmed", "local", "local_cseq", "local_tag", "peer", "remote",
+                 "remote_cseq", "remote_tag", "remote_target", "route_set", "secure")
+
     def __init__(
         self,
         *,

@@ -602,7 +602,7 @@ class Subscriber:
 # =========================================================================== notifier
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class ServerSubscription:
     """One subscription as the notifier sees it."""
 
