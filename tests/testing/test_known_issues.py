@@ -18,7 +18,7 @@ from fsync_model.testing.oracles import (
     REFERENCE_AGENT_ISSUES,
     OracleFailure,
 )
-from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
+from fsync_model.testing.stimuli import DropNext, DuplicateNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -133,6 +133,29 @@ def indicator_keeps_reverted_rings() -> None:
     bench.check(final=True)
 
 
+def full_state_crosses_set_request() -> None:
+    bench = strict(Bench("fortinet"))
+    bench.start()
+    bench.network(DropNext(1, "server"))  # the refresh's first copy: it is answered late
+    bench.advance(3239.81)
+    bench.set_sync(False)  # ignored on Fortinet (not gated); keeps the timing of the find
+    bench.admin_change(Change("dnd", False))
+    bench.user_change(Change("cfa", True, "100"))
+    bench.check()
+
+
+def full_state_taken_as_confirmation() -> None:
+    bench = strict(Bench("fortinet"))
+    bench.start()
+    bench.set_policy("error")
+    bench.network(DropNext(1, "server"))
+    bench.advance(3239.81)
+    bench.set_sync(False)  # ignored on Fortinet; keeps the timing of the find
+    bench.user_change(Change("cfa", False))
+    bench.admin_change(Change("dnd", False))
+    bench.check()
+
+
 def phone_reverts_on_default_rings() -> None:
     bench = strict(Bench("broadsoft"))
     bench.start()
@@ -154,6 +177,8 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
+    "full-state-crosses-set-request": full_state_crosses_set_request,
+    "full-state-taken-as-confirmation": full_state_taken_as_confirmation,
 }
 
 
