@@ -91,7 +91,8 @@ _COMMON: dict[str, Any] = {
 # not the luck of the draw; fsync-deep explores anew each time
 settings.register_profile("fsync-ci", max_examples=25, stateful_step_count=20,
                           derandomize=True, database=None, **_COMMON)
-settings.register_profile("fsync-deep", max_examples=500, stateful_step_count=50, **_COMMON)
+settings.register_profile("fsync-deep", max_examples=500, stateful_step_count=50,
+                          derandomize=False, **_COMMON)
 
 
 def fsync_settings(**overrides: Any) -> settings:
