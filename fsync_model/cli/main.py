@@ -55,10 +55,13 @@ class FsyncArgumentParser(argparse.ArgumentParser):
         raise SystemExit(EXIT_USAGE)
 
 
-def _available() -> dict[str, object]:
-    """The commands whose module exists (commands land one issue at a time)."""
+def _available(only: str | None = None) -> dict[str, object]:
+    """The commands whose module exists (commands land one issue at a time); with ``only``,
+    that command's alone."""
     found: dict[str, object] = {}
     for name, module in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         try:
             found[name] = importlib.import_module(f"fsync_model.cli.{module}")
         except ModuleNotFoundError as exc:
@@ -67,7 +70,10 @@ def _available() -> dict[str, object]:
     return found
 
 
-def build_parser() -> FsyncArgumentParser:
+def build_parser(only: str | None = None) -> FsyncArgumentParser:
+    """The parser of every command, or of the command ``only`` (then only its module is
+    imported: ``fsync serve`` does not load what ``fsync generate`` or ``fsync test``
+    need, which is time and memory a long-running server would carry for nothing)."""
     parser = FsyncArgumentParser(
         prog="fsync",
         description="Feature sync (DND, call forwarding) over SIP as formal state machines: "
@@ -76,14 +82,16 @@ def build_parser() -> FsyncArgumentParser:
     parser.add_argument("--version", action="version", version=f"fsync {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=FsyncArgumentParser)
-    for name, module in _available().items():
+    for name, module in _available(only).items():
         module.register(sub, name)  # type: ignore[attr-defined]
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    chosen = words[0] if words and words[0] in COMMANDS else None
+    parser = build_parser(chosen)
+    args = parser.parse_args(words)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)
         return EXIT_USAGE

@@ -25,8 +25,9 @@ Usage::
     server.step(Input.PHONE_SENDS_SUBSCRIBE_SET, now=0.0)  # steps over the unseen keypad press
     server.step(Input.SERVER_SENDS_2XX, now=0.001).status  # 200: what this profile answers
 """
+from typing import TYPE_CHECKING, Any
+
 from .inputs import Input, Party, View, input_for, observable, role_view, trigger_name, view_kind
-from .machines import TableMachine, build_machine, graph_machine
 from .runtime import Coverage, FlowTracker, MachineCoverage, Step, transition_pairs
 from .table import (
     FlowKind,
@@ -42,6 +43,21 @@ from .table import (
     shortest_path,
 )
 from .tables import FAILED, INFORMED, REVERTED, SYNCED, flow_table, machines_for
+
+if TYPE_CHECKING:
+    from .machines import TableMachine, build_machine, graph_machine
+
+#: Loaded on first use: `transitions` (and its graph support) is needed to build machines
+#: and diagrams, not to step the tables (an agent, a server, the checker).
+_MACHINES = frozenset({"TableMachine", "build_machine", "graph_machine"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MACHINES:
+        from . import machines
+
+        return getattr(machines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "FAILED",
