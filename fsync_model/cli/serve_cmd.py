@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import random
+import sys
 from typing import Any
 
 from fsync_model.agents.api import ServerAgentAPI
@@ -95,6 +98,45 @@ def parse_policy(text: str) -> tuple[str, int | None]:
             and 400 <= int(status_text) <= 699):
         raise UsageError(f"--policy {text}: status must be 400..699; {usage}")
     return policy, int(status_text)
+
+
+def load_vendor(args: argparse.Namespace) -> Profile:
+    """The ``--vendor`` profile, loaded in a child process where the platform forks.
+
+    Loading checks every profile of the folder against the JSON Schema; done apart, the
+    validator library (some 4 MiB) and the other profiles stay out of a server that runs
+    for days. Errors are the same: the child's usage error is raised here. Where there is
+    no fork, or the child fails for another reason, the profile is loaded in this process
+    (so whatever went wrong is reported as it would have been).
+    """
+    if not hasattr(os, "fork") or "jsonschema" in sys.modules:
+        return common.resolve_vendor(args)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (coverage does not follow it)
+        os.close(read)
+        code = 1
+        try:
+            try:
+                result: tuple[str, Any] = ("profile", common.resolve_vendor(args))
+            except UsageError as error:
+                result = ("usage", str(error))
+            with os.fdopen(write, "wb") as out:
+                out.write(pickle.dumps(result))
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        data = answer.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return common.resolve_vendor(args)
+    kind, value = pickle.loads(data)
+    if kind == "usage":
+        raise UsageError(value)
+    assert isinstance(value, Profile)
+    return value
 
 
 def create_server(profile: Profile, *, rng: random.Random,
@@ -211,7 +253,7 @@ def _run(args: argparse.Namespace) -> int:
     if len(set(fixed)) != len(fixed):
         raise UsageError("--listen: the same address twice; give each address once")
     options = runtime.runtime_options(args, listen)
-    profile = common.resolve_vendor(args)
+    profile = load_vendor(args)
     policy, status = override if override is not None else (None, None)
     runtime.configure_logging(options.quiet)
     app = ServerApp(args.vendor, profile, seed=options.seed, policy=policy,

@@ -10,16 +10,21 @@ from __future__ import annotations
 import functools
 import json
 from pathlib import Path
-
-# jsonschema ships no type information (types-jsonschema is not a dependency)
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+from typing import TYPE_CHECKING
 
 from .source import Document, FieldPath, field_name
+
+if TYPE_CHECKING:
+    # jsonschema ships no type information (types-jsonschema is not a dependency)
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+    from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 
 @functools.lru_cache(maxsize=8)
 def validator(schema_path: Path) -> Draft202012Validator:
+    # imported here: a program that loads profiles once (fsync serve) can keep it apart
+    from jsonschema import Draft202012Validator
+
     schema = json.loads(schema_path.read_text(encoding="utf-8"))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
