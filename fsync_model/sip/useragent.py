@@ -20,6 +20,7 @@ pcaps. Time, randomness and addresses are arguments: nothing here reads a clock 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import heapq
 import itertools
 import random
@@ -480,6 +481,8 @@ class UserAgent:
         #: than half of it)
         self.backlogged = False
         self._late = 0  # messages in a row that waited longer than overload_delay
+        #: keys the To tags of stateless answers (drawn when first needed)
+        self._tag_secret: bytes | None = None
         self.recorders: list[Recorder] = list(recorders)
         self.dialogs = DialogTable()
         self.stats = UaStats()
@@ -1043,10 +1046,19 @@ class UserAgent:
         return TransactionError(f"unknown or finished server transaction {key}")
 
     def _shed(self, request: Request, key: TransactionKey, src: Address, now: float) -> None:
-        """503 Service Unavailable with Retry-After (RFC 3261 21.5.4): overloaded."""
-        txn = self._new_server_transaction(request, key, src, now)
+        """503 Service Unavailable with Retry-After (RFC 3261 21.5.4): overloaded.
+
+        Answered statelessly (8.2.7): no transaction is kept (shedding must cost less than
+        serving, in time and memory); a retransmission gets the same answer again, its To
+        tag a keyed hash of the request's transaction key."""
         self.stats.shed += 1
-        self.reply(txn.key, 503, now, headers=[("Retry-After", str(self.retry_after))])
+        if self._tag_secret is None:
+            self._tag_secret = self.rng.randbytes(16)
+        tag = hashlib.blake2s(str(key).encode("utf-8", "surrogateescape"),
+                              key=self._tag_secret, digest_size=6).hexdigest()
+        response = request.response(503, to_tag=tag,
+                                    headers=[("Retry-After", str(self.retry_after))])
+        self._queue(response.serialize(), self._response_destination(request, src), now)
         self._emit(RequestRejected(request, 503, src))
 
     def _reject(self, request: Request, key: TransactionKey, status: int, src: Address,
