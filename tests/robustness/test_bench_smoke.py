@@ -27,3 +27,15 @@ def test_bench_load_quick_has_no_failed_flow_and_prints_its_ratio() -> None:
     assert sorted(server for server, _ in rows) == ["fsync", "sipp"], out
     assert all(failed == "0" for _, failed in rows), out
     assert re.search(r"^ratio fsync/sipp at 50 flows/s: completed \d", out, re.M), out
+
+
+def test_bench_server_quick_runs_the_flow_without_a_failure() -> None:
+    """``bench/bench_server.py --quick``: the load flow in process, both ways of building the
+    server; nothing about the time is asserted."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_server.py"), "--quick",
+                           "--repeat", "1"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = re.findall(r"^(--quiet|not quiet)\s+[\d.]+ ms per flow.*; (\d+) failed flows$",
+                      done.stdout, re.M)
+    assert rows == [("--quiet", "0"), ("not quiet", "0")], done.stdout
