@@ -403,7 +403,20 @@ def verify(
         return Verification(False, credentials, f"unknown user {credentials.username!r}")
     if credentials.effective_algorithm.is_session and credentials.cnonce is None:
         return Verification(False, credentials, "session algorithm without cnonce")
-    expected = compute_response(
+    try:
+        expected = _expected_response(credentials, password, method, entity_body)
+    except UnicodeEncodeError:  # parsed with surrogateescape: the bytes were not UTF-8
+        return Verification(False, credentials, "credentials are not UTF-8")
+    # Bytes, not str: compare_digest refuses non-ASCII text, and the response is input.
+    if not hmac.compare_digest(expected.encode(),
+                               credentials.response.lower().encode("utf-8", "replace")):
+        return Verification(False, credentials, "wrong response")
+    return Verification(True, credentials, "ok")
+
+
+def _expected_response(credentials: Credentials, password: str, method: str,
+                       entity_body: bytes) -> str:
+    return compute_response(
         algorithm=credentials.effective_algorithm,
         username=credentials.username,
         realm=credentials.realm,
@@ -416,7 +429,3 @@ def verify(
         cnonce=credentials.cnonce,
         entity_body=entity_body,
     )
-    # Bytes, not str: compare_digest refuses non-ASCII text, and the response is input.
-    if not hmac.compare_digest(expected.encode(), credentials.response.lower().encode("utf-8")):
-        return Verification(False, credentials, "wrong response")
-    return Verification(True, credentials, "ok")

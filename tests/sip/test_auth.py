@@ -153,6 +153,21 @@ def test_unknown_user_and_unparsable_header_are_false_not_exceptions() -> None:
     assert not result and result.credentials is None and "Digest" in result.reason
 
 
+@pytest.mark.parametrize("field", ["username", "realm", "nonce", "uri", "response"])
+def test_credentials_that_were_not_utf8_are_refused_not_raised(field: str) -> None:
+    """Headers are decoded with surrogateescape, so bytes that were not UTF-8 reach verify as
+    lone surrogates: hashing them must give a refusal with the reason, not a crash."""
+    values = {"username": "alice", "realm": "r", "nonce": "n", "uri": "sip:x",
+              "response": "0123456789abcdef0123456789abcdef"}
+    values[field] = values[field][:-1] + "\udcff"
+    header = "Digest " + ", ".join(f'{name}="{value}"' for name, value in values.items())
+    result = verify(header, "REGISTER", lambda user, realm: "secret")
+    assert not result
+    assert result.reason in ("credentials are not UTF-8", "wrong response")
+    if field != "response":
+        assert result.reason == "credentials are not UTF-8"
+
+
 @pytest.mark.parametrize(
     "value",
     [
