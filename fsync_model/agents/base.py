@@ -141,6 +141,14 @@ class AgentCore:
         overload control reads it)."""
         self.ua.note_receive_delay(delay)
 
+    def receive_malformed(self, data: bytes, error: SipParseError, src: Address,
+                          now: float) -> None:
+        """Driver hook: bytes a stream transport could not frame (``error``): the UA
+        answers them if it can, as it answers a datagram that does not parse."""
+        self.now = now
+        self.ua.receive_malformed(data, error, src, now)
+        self._pump(now)
+
     def transport_error(self, dst: Address, reason: str, now: float) -> None:
         """The adapter could not send to ``dst``: the UA fails its transactions there."""
         self.now = now

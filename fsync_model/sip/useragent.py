@@ -532,6 +532,16 @@ class UserAgent:
                 self._on_response(message, data, src, now)
         self._dispatch(now)
 
+    def receive_malformed(self, data: bytes, error: SipParseError, src: Address,
+                          now: float) -> None:
+        """Take bytes the transport already found malformed (a stream that lost its
+        framing: no Content-Length, an oversize header block or body): counted, recorded
+        and answered like a datagram that does not parse."""
+        self.stats.received += 1
+        self._record(MessageRecord(now, "in", src, self.local, data))
+        self._malformed(data, src, error, now)
+        self._dispatch(now)
+
     def handle_timer(self, now: float) -> None:
         """Fire every deadline due at ``now``."""
         while self._heap and self._heap[0][0] <= now:

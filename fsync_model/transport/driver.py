@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import ClassVar, Protocol, TypeVar, runtime_checkable
 
+from fsync_model.sip.errors import SipParseError
 from fsync_model.transport.address import Address, AddressError, check_loopback, parse_address
 from fsync_model.transport.tap import Tap, notify_taps
 
@@ -29,6 +30,8 @@ Receiver = Callable[[bytes, Address], None]
 Batch = Sequence[tuple[bytes, Address, float | None]]
 #: What a transport hands a batch of messages to.
 BatchReceiver = Callable[[Batch], None]
+#: What a stream transport calls when it loses its framing: ``(data, error, src)``.
+StreamErrorHandler = Callable[[bytes, SipParseError, Address], None]
 
 
 @runtime_checkable
@@ -78,6 +81,7 @@ class Transport(ABC):
         self._on_receive = on_receive
         self._on_batch: BatchReceiver | None = None
         self._on_error: Callable[[Address, str], None] | None = None
+        self._on_stream_error: StreamErrorHandler | None = None
         #: destination hosts already found to be loopback (checked once, not per message)
         self._loopback_ok: set[str] = set()
         self._tap_clock = tap_clock
@@ -97,6 +101,21 @@ class Transport(ABC):
         refused connection): RFC 3261 8.1.3.1 treats that like a 503 at once, instead of
         waiting for Timer F."""
         self._on_error = on_error
+
+    def set_stream_error_handler(self, on_stream_error: StreamErrorHandler | None) -> None:
+        """Tell ``on_stream_error(data, error, src)`` when a stream loses its framing:
+        ``data`` is the message begun (its header block, when complete), so the receiver
+        can answer it (400 without Content-Length, 413, 513) before the connection closes."""
+        self._on_stream_error = on_stream_error
+
+    def _framing_error(self, data: bytes, error: SipParseError, src: Address,
+                       dst: Address) -> None:
+        """Tap the unframable bytes (so a capture shows what was refused) and hand them to
+        the stream error handler."""
+        if self.taps and data:
+            notify_taps(self.taps, self._tap_clock(), src, dst, data)
+        if self._on_stream_error is not None:
+            self._on_stream_error(data, error, src)
 
     def _report_error(self, dst: Address, reason: str) -> None:
         if self._on_error is not None:
@@ -210,6 +229,7 @@ class EndpointDriver:
             transport.set_receiver(self._on_receive)
             transport.set_batch_receiver(self._on_receive_batch)
             transport.set_error_handler(self._on_transport_error)
+            transport.set_stream_error_handler(self._on_stream_error)
         # Agents learn the addresses really bound (port 0 resolved) before any traffic.
         bind = getattr(endpoint, "bind", None)
         if callable(bind):
@@ -335,6 +355,18 @@ class EndpointDriver:
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
         await self.wait_closed()
+
+    def _on_stream_error(self, data: bytes, error: SipParseError, src: Address) -> None:
+        """Hand bytes a stream could not frame to endpoints that answer them
+        (``receive_malformed``), and send the answer before the transport closes."""
+        hook = getattr(self.endpoint, "receive_malformed", None)
+        if hook is None or self._closed:
+            return
+        try:
+            hook(data, error, src, self.clock())
+        except Exception as failure:  # a bug in the endpoint: keep it, carry on
+            self._endpoint_failed("receive_malformed", failure)
+        self.flush()
 
     def _on_transport_error(self, dst: Address, reason: str) -> None:
         """Hand a send failure to endpoints that take one (``transport_error``)."""

@@ -4,9 +4,11 @@ Connections are kept in one table keyed by the peer's address: a message to a pe
 the connection already open to it (incoming or outgoing, RFC 3261 section 18.2.2 sends
 responses back over the connection the request came on), and a new connection is opened
 only when there is none. Each connection cuts its byte stream with a
-:class:`~fsync_model.sip.framing.StreamFramer`; a framing error is logged and the connection
-closed without an answer, because after one the stream has lost its place. RFC 5626
-double-CRLF pings are answered with a single-CRLF pong. TLS (tls.py) reuses all of this.
+:class:`~fsync_model.sip.framing.StreamFramer`; on a framing error the bytes of the message
+begun go to the stream error handler (the endpoint answers a request it can: 400 without
+Content-Length, 413, 513), then the connection closes, because the stream has lost its
+place. RFC 5626 double-CRLF pings are answered with a single-CRLF pong. TLS (tls.py) reuses
+all of this.
 """
 from __future__ import annotations
 
@@ -62,9 +64,12 @@ class _StreamConnection(asyncio.Protocol):
             self._owner._deliver(message, self.peer, self.local)
         if error is not None:
             # With the framing lost there is no telling where the next message starts
-            # (RFC 3261 section 18.3): close, answering nothing.
+            # (RFC 3261 section 18.3): answer the message begun if it can be, then close
+            # (asyncio writes out what is buffered before it closes).
             logger.warning("%s: framing error from %s, closing connection: %s",
                            self.local, self.peer, error)
+            if not self.closed:
+                self._owner._framing_error(self._framer.buffered, error, self.peer, self.local)
             self.close()
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -17,7 +17,7 @@ from fsync_model.agents.state import Change
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.framing import StreamFramer
 from fsync_model.sip.message import Response, parse_message
-from fsync_model.sip.useragent import MAX_ANSWER_SIZE
+from fsync_model.sip.useragent import MAX_ANSWER_SIZE, salvage_error_response
 from fsync_model.transport.address import Address
 from fsync_model.transport.driver import EndpointDriver
 from tests.robustness.harness import (
@@ -73,10 +73,15 @@ async def _quiet(received: list[bytes], *, quiet: float = 0.05, limit: float = 1
 
 
 def _tcp_expected(data: bytes) -> Expected:
-    """Over TCP the framer first: a framing error closes the connection unanswered
-    (tcp.py), an incomplete message waits for more; a whole one is answered as over UDP."""
+    """Over TCP the framer first: on a framing error the message begun is answered when it
+    can be (400 without Content-Length, 413, 513) and the connection closes (tcp.py); an
+    incomplete message waits for more; a whole one is answered as over UDP."""
     framer = StreamFramer()
     messages, error = framer.feed_until_error(data)
+    if error is not None and not messages:
+        if salvage_error_response(framer.buffered, error, "t") is None:
+            return Expected(nothing=True)
+        return Expected(status=error.status, reason=error.reason)
     if error is not None or len(messages) != 1 or framer.buffered:
         return Expected(nothing=True)
     return expected_for(messages[0], stream=True)
@@ -177,3 +182,48 @@ def test_server_over_sockets_answers_garbage_and_keeps_serving(transport: str,
     every = Messages(to_server + to_phone, f"{VENDOR} messages")
     messages = data.draw(st.lists(garbage(every), min_size=1, max_size=3), label="garbage")
     asyncio.run(asyncio.wait_for(_run(transport, messages), 30))
+
+
+def _framing_broken(kind: str) -> bytes:
+    """A whole SUBSCRIBE the server would take, broken the way ``kind`` says."""
+    to_server, _ = corpus(VENDOR)
+    whole = next(m for m in to_server if m.startswith(b"SUBSCRIBE "))
+    head, _, body = whole.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n")
+             if not line.lower().startswith((b"content-length:", b"l:"))]
+    if kind == "no-length":
+        return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    if kind == "huge-body":
+        return b"\r\n".join([*lines, b"Content-Length: 5000000"]) + b"\r\n\r\n" + body
+    return b"\r\n".join([*lines, b"X-Padding: " + b"p" * 70_000])  # no end of header block
+
+
+@pytest.mark.parametrize(("kind", "status"),
+                         [("no-length", 400), ("huge-body", 413), ("huge-head", 513)])
+def test_tcp_framing_error_is_answered_then_the_connection_closes(kind: str,
+                                                                  status: int) -> None:
+    """RFC 3261 18.3: a stream message must carry Content-Length. The message that lost
+    the framing is answered with the framer's status and a reason naming the problem (it
+    copies Via, From, To, Call-ID and CSeq), counted, and the connection is closed."""
+    async def main() -> None:
+        server = ReferenceServer(PROFILES[VENDOR], rng=random.Random(11), log_messages=False,
+                                 keep_messages=False)
+        driver = await EndpointDriver.open(server, ["tcp:127.0.0.1:0"])
+        try:
+            there = driver.local_addresses[0]
+            reader, writer = await asyncio.open_connection(there.host, there.port)
+            writer.write(_framing_broken(kind))
+            await writer.drain()
+            received = await asyncio.wait_for(reader.read(), 10)  # until the server closes
+            writer.close()
+            answers = _responses([received], stream=True)
+            assert [r.status for r in answers] == [status]
+            assert answers[0].reason and answers[0].reason != "Bad Request"
+            assert server.ua.stats.malformed == server.ua.stats.malformed_answered == 1
+            assert driver.errors == []
+            await _newcomer(there, server)  # and the server keeps serving
+        finally:
+            driver.close()
+            await driver.wait_closed()
+
+    asyncio.run(main())

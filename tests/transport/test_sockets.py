@@ -129,7 +129,7 @@ def test_raw_tcp_peer_stream_framing_and_keepalive() -> None:
     run(main())
 
 
-def test_framing_error_closes_the_connection_without_an_answer(
+def test_unanswerable_framing_error_closes_the_connection(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def main() -> None:
