@@ -40,11 +40,12 @@ _PACKAGED_SPEC = _PACKAGE_DIR / "spec"  # fsync_model/spec when shipped as packa
 
 
 def default_spec_dir() -> Path:
-    """``$FSYNC_SPEC_DIR``, else ``<repo>/spec``, else the copy shipped in the package."""
+    """``$FSYNC_SPEC_DIR``, else the copy shipped in an installed package (a wheel: setup.py
+    copies spec/ into it), else ``<repo>/spec`` (a checkout or an editable install)."""
     env = os.environ.get(SPEC_DIR_ENV)
     if env:
         return Path(env)
-    for candidate in (_REPO_SPEC, _PACKAGED_SPEC):
+    for candidate in (_PACKAGED_SPEC, _REPO_SPEC):
         if candidate.is_dir():
             return candidate
     raise ProfileError(
@@ -57,7 +58,7 @@ def _schema_path(near: Path) -> Path:
     candidates = [near / SCHEMA_NAME]
     if env:
         candidates.append(Path(env) / SCHEMA_NAME)
-    candidates += [_REPO_SPEC / SCHEMA_NAME, _PACKAGED_SPEC / SCHEMA_NAME]
+    candidates += [_PACKAGED_SPEC / SCHEMA_NAME, _REPO_SPEC / SCHEMA_NAME]
     for candidate in candidates:
         if candidate.is_file():
             return candidate
