@@ -27,7 +27,7 @@ from typing import Any, Final, NoReturn, TypeVar
 from fsync_model.agents.events import FlowStepped, Problem
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.dut.report import failure_text
-from fsync_model.dut.runner import Connection, RunConfig, connected
+from fsync_model.dut.runner import Connection, ListenError, RunConfig, connected
 from fsync_model.dut.steps import Case, Step, StepKind
 from fsync_model.dut.verdicts import CaseResult
 from fsync_model.profile import Direction, Mechanism
@@ -85,7 +85,11 @@ class DeviceConnection:
         self.thread.start()
         context = connected(self.config)
         self._context = context
-        connection = self.call(context.__aenter__, self.config.timing.wait + 120.0)
+        try:
+            connection = self.call(context.__aenter__, self.config.timing.wait + 120.0)
+        except ListenError as error:
+            self._context = None
+            raise DeviceSetupError(f"{error}: give --fsync-target a free port") from None
         self.connection = connection
         result = connection.result
         if result.setup_error is not None:

@@ -163,3 +163,20 @@ def test_a_control_template_that_cannot_work_is_a_usage_error(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "--fsync-control: the command must say what to do: add {feature}" in (
         result.stderr.str())
+
+
+def test_a_target_port_in_use_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x=(
+        "import pytest\n\npytestmark = pytest.mark.fsync_profile('broadsoft')\n\n\n"
+        "def test_x(fsync_target):\n    fsync_target.settle()\n"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        result = pytester.runpytest("-p", "no:cacheprovider", "--fsync-dut", "phone",
+                                    "--fsync-vendor", "broadsoft", "--fsync-target",
+                                    f"udp:127.0.0.1:{port}", "--fsync-control",
+                                    "true {feature} {action}", "--fsync-query", "true",
+                                    "--fsync-wait", "1")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines([f"*cannot listen on udp:127.0.0.1:{port}*give --fsync-target "
+                                 "a free port*"])
