@@ -176,7 +176,20 @@ class DeviceTarget:
         """Nothing to do: the device registered (and subscribed) when the session began;
         each case starts from the default state."""
 
+    def _in_range(self, change: Change) -> None:
+        """A ring count outside the profile's range is a negative case of the bench (the
+        other side must refuse it); fsync test's runner expects every change it drives to be
+        taken, so it cannot judge one."""
+        afe = self.config.profile.afe
+        if change.rings is None or afe is None:
+            return
+        low, high = afe.ring_count.min.value, afe.ring_count.max.value
+        if not low <= change.rings <= high:
+            self._cannot(f"a ring count outside the profile's range {low}-{high} "
+                         f"({change.describe()}), which the other side must refuse")
+
     def user_change(self, change: Change) -> None:
+        self._in_range(change)
         kind: StepKind = "phone-change"
         if self.policy != "accept":
             if self.role != "phone":
@@ -192,6 +205,7 @@ class DeviceTarget:
         self.steps.append(Step(kind, change))
 
     def admin_change(self, change: Change) -> None:
+        self._in_range(change)
         self.steps.append(Step("server-change", change))
 
     def set_policy(self, policy: str, status: int | None = None) -> None:

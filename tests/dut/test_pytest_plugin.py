@@ -27,6 +27,8 @@ pytest_plugins = ["pytester"]
 
 #: one module of each direction; its 001 and 002 tests change a forward at the server
 MODULE = "generated_tests/test_broadsoft_cfa_srv.py"
+#: negative cases: nearly all tamper with messages; the server's policy rejection runs
+NEGATIVE = "generated_tests/test_broadsoft_neg.py"
 #: fast timing on loopback (a conformant device never waits for the step timeout)
 TIMING = ["--fsync-settle", "0.15", "--fsync-step-timeout", "3", "--fsync-wait", "15"]
 PYTEST = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rs"]
@@ -67,11 +69,11 @@ def _bound(port: int, process: subprocess.Popen[str], limit: float = 30.0) -> No
     raise AssertionError("fsync's server did not bind its --fsync-target")
 
 
-def _phone(defect: str | None) -> Run:
+def _phone(defect: str | None, *modules: str) -> Run:
     """pytest --fsync-dut phone, then the phone registering at its --fsync-target."""
     port = free_port()
     agent = Agent(phone_argv("broadsoft", port, defect=defect))  # not started yet
-    process = _pytest([MODULE, "--fsync-dut", "phone", "--fsync-vendor", "broadsoft",
+    process = _pytest([MODULE, *modules, "--fsync-dut", "phone", "--fsync-vendor", "broadsoft",
                        "--fsync-target", f"udp:127.0.0.1:{port}", "--fsync-control",
                        agent.control, "--fsync-query", agent.query, *TIMING])
     _bound(port, process)
@@ -98,7 +100,7 @@ def _server() -> Run:
 def runs() -> dict[str, Run]:
     if shutil.which("curl") is None:
         pytest.skip("curl not found: apt-get install curl")
-    jobs = {"phone": lambda: _phone(None),
+    jobs = {"phone": lambda: _phone(None, NEGATIVE),
             "defect": lambda: _phone("ignores-forward-number"),
             "server": _server}
     with ThreadPoolExecutor(len(jobs)) as pool:
@@ -110,10 +112,14 @@ def runs() -> dict[str, Run]:
 def test_a_conformant_phone_passes_a_generated_module(runs: dict[str, Run]) -> None:
     run = runs["phone"]
     assert run.code == 0, run.out
-    assert "2 passed, 2 skipped" in run.out, run.out
+    # cfa_srv 001, 002; neg 026 (the server's policy rejects the change: the phone reverts)
+    assert "3 passed, 29 skipped" in run.out, run.out
     assert "target: device (phone)" in run.out
-    # the other two tests tamper with messages: skipped, and said why
+    # the others tamper with messages, change the bench, or drive a value the server must
+    # refuse: skipped, and said why
     assert "not against a device: a tamper rule in front of the phone (Answer)" in run.out
+    assert "@fsync_setup(subscribe_expires) builds the in-memory bench another way" in run.out
+    assert "a ring count outside the profile's range 1-10 (cfna on 3000 11)" in run.out
 
 
 def test_a_defective_phone_fails_it_with_the_rule_it_breaks(runs: dict[str, Run]) -> None:
