@@ -272,8 +272,8 @@ class DeviceTarget:
         assert steps[-1].dest == end, (
             f"{side} (fsync): {key} ended in {steps[-1].dest}, expected {end}")
         if path is not None:
-            start = max(i for i, s in enumerate(steps)
-                        if s.source == steps[0].source and s.input == path[0])
+            start = max((i for i, s in enumerate(steps)
+                         if s.source == steps[0].source and s.input == path[0]), default=0)
             taken = [s.input for s in steps[start:]]
             assert taken == list(path), f"{side} (fsync): {key} took {taken}, expected {path}"
 
