@@ -261,7 +261,9 @@ def report_json(result: SessionResult) -> dict[str, Any]:
 # ------------------------------------------------------------------------------- junit
 
 
-def _failure_text(case: CaseResult, result: SessionResult) -> str:
+def failure_text(case: CaseResult, result: SessionResult) -> str:
+    """A failed case as plain text: its violations, its sequence, the minimal one and the
+    offending message (junit.xml, the pytest plugin)."""
     lines = []
     for violation in case.violations:
         lines.append(f"{violation.rule}: {violation.message}")
@@ -317,7 +319,7 @@ def junit_xml(result: SessionResult) -> str:
             rule = first.rule if first else "FAILED"
             message = f"{rule}: {first.message}" if first else rule
             failure = ET.SubElement(testcase, "failure", type=rule, message=message[:500])
-            failure.text = _failure_text(case, result)
+            failure.text = failure_text(case, result)
         elif case.verdict in ("flaky", "inconclusive"):
             error = ET.SubElement(testcase, "error", type=case.verdict,
                                   message=case.reason[:500])

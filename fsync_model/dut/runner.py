@@ -10,8 +10,9 @@ are the evidence.
 """
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -306,15 +307,30 @@ def _one_line(violation: Violation) -> str:
     return f"{violation.rule}: {violation.message}"
 
 
-async def run_session(config: RunConfig, progress: Progress | None = None) -> SessionResult:
-    """Connect to the device, run the cases; the outcome (never raises for the device's
-    sake; ListenError when fsync cannot bind its address)."""
+@dataclass
+class Connection:
+    """fsync's agent bound and the device connected (``result.setup_error`` is None) or
+    not; ``runner`` judges cases on ``session``."""
+
+    session: Session
+    result: SessionResult
+    runner: Runner
+
+
+@contextlib.asynccontextmanager
+async def connected(config: RunConfig,
+                    progress: Progress | None = None) -> AsyncIterator[Connection]:
+    """Bind fsync's agent, wait for the device; the connection, closed on exit. A device
+    that did not come (or a --query that fails at once) is ``result.setup_error``, not an
+    exception; ListenError when fsync cannot bind its address. ``fsync test`` runs every
+    planned case on it (:func:`run_session`), the pytest plugin one case per test."""
     progress = progress or NoProgress()
     session = make_session(config)
     local = config.listen or Address("udp", "127.0.0.1", 0)
     result = SessionResult(config.vendor or config.profile.id, config.role, config.user,
                            str(local), None, config.seed, time.time(),
                            command=list(config.command), device=config.device.describe())
+    connection = Connection(session, result, Runner(config, session, result, progress))
     started = time.monotonic()
     try:
         try:
@@ -329,15 +345,15 @@ async def run_session(config: RunConfig, progress: Progress | None = None) -> Se
             await session.connect()
         except SetupError as error:
             result.setup_error = str(error)
-            return result
         except HookError as error:
             result.setup_error = error.describe()
-            return result
-        result.device_address = str(session.device_address) if session.device_address else None
-        result.device_agent = session.device_agent
-        await Runner(config, session, result, progress).run()
+        else:
+            result.device_address = (str(session.device_address) if session.device_address
+                                     else None)
+            result.device_agent = session.device_agent
+        yield connection
         errors = session.agent_errors()
-        if errors:
+        if errors and result.setup_error is None:
             result.notes.append(f"fsync's agent raised {len(errors)} time(s) (a bug in fsync, "
                                 f"not the device): {errors[0]!r}")
     finally:
@@ -345,4 +361,12 @@ async def run_session(config: RunConfig, progress: Progress | None = None) -> Se
         result.records = list(session.tap.records)
         await session.close()
         result.duration = time.monotonic() - started
-    return result
+
+
+async def run_session(config: RunConfig, progress: Progress | None = None) -> SessionResult:
+    """Connect to the device, run the cases; the outcome (never raises for the device's
+    sake; ListenError when fsync cannot bind its address)."""
+    async with connected(config, progress) as connection:
+        if connection.result.setup_error is None:
+            await connection.runner.run()
+    return connection.result

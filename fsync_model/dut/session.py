@@ -268,6 +268,8 @@ class Session(ABC):
         self.seed = seed
         self.transport = transport
         self.events: list[AgentEvent] = []
+        #: where the steps of the last case run begin in ``events`` (after its reset)
+        self.case_mark = 0
         self.tap = ListTap()
         self.faults = FaultInjector(random.Random(seed * 7919 + 17))
         self.driver: EndpointDriver | None = None
@@ -495,6 +497,7 @@ class Session(ABC):
             run.duration = time.monotonic() - started
             return run
         first = len(self.tap.records)
+        self.case_mark = len(self.events)
         for index, step in enumerate(case.steps):
             try:
                 await self.run_step(index, step, run, first)

@@ -487,7 +487,8 @@ def _with_body(msg: Message, body: bytes) -> bytes:
 
 class Target(Protocol):
     """What a generated test calls: the reference agents (`Bench`) by default; a device
-    adapter with ``--fsync-dut`` (later: ``fsync test``). Stimuli first, then checks."""
+    adapter with ``--fsync-dut`` (``dut.target.DeviceTarget``). Stimuli first, then
+    checks."""
 
     def start(self) -> None: ...
     def user_change(self, change: Change) -> None: ...

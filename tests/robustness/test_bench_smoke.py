@@ -1,9 +1,12 @@
-"""Smoke test of the load benchmark: ``bench/bench_load.py --quick`` (50 flows/s for 2 s,
+"""Smoke tests of the benchmarks: ``bench/bench_load.py --quick`` (50 flows/s for 2 s,
 SIPp against fsync serve and against SIPp's own UAS) runs, no flow fails, and it prints its
-ratio line. No timing is asserted: the figures are for reading (bench/README.md)."""
+ratio line; ``bench_server.py --quick``; ``bench_property.py --quick``. No timing is
+asserted: the figures are for reading (bench/README.md)."""
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,3 +42,41 @@ def test_bench_server_quick_runs_the_flow_without_a_failure() -> None:
     rows = re.findall(r"^(--quiet|not quiet)\s+[\d.]+ ms per flow.*; (\d+) failed flows$",
                       done.stdout, re.M)
     assert rows == [("--quiet", "0"), ("not quiet", "0")], done.stdout
+
+
+def test_bench_property_quick_finds_and_shrinks_every_injected_defect(tmp_path: Path) -> None:
+    """``bench/bench_property.py --quick``: the broadsoft machine in memory, fsync test's
+    examples over UDP (in process and a ``fsync phone`` subprocess), and every injected
+    defect (broken agents in memory, defective phones over UDP) found and shrunk. What is
+    asserted is what the run did, not how fast."""
+    from tests.dut.defective_phones import DEFECTS
+
+    out = tmp_path / "property.json"
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_property.py"), "--quick",
+                           "--json", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    (memory,) = rows["memory"]
+    assert memory["profile"] == "broadsoft" and memory["failure"] is None, memory
+    assert memory["examples"] == 10 and memory["steps"] > 0 and memory["messages"] > 0
+    assert re.search(r"^broadsoft\s+10\s+\d+\s+\d+\s+[1-9]\d*\s", done.stdout, re.M), done.stdout
+    kinds = {row["what"] for row in rows["udp"]}
+    assert len(kinds) == (2 if shutil.which("curl") else 1), rows["udp"]
+    for row in rows["udp"]:
+        assert row["outcome"] == "pass" and row["steps"] > 0 and row["messages"] > 0, row
+        assert row["steps_per_s"] > 0
+    assert re.search(r"^ratio in-memory/UDP steps/s \(broadsoft\): \d+ ", done.stdout, re.M)
+    defects = rows["defects"]
+    assert {d["defect"] for d in defects} == {"IgnoresForwardNumbers", "SwapsBusyAndNoAnswer",
+                                             "ForgetsTheNamespace", "RefusesChangeNotifies",
+                                             *DEFECTS}
+    for defect in defects:
+        assert defect["found"] and defect["rule"], defect
+        assert defect["first_examples"] is not None and defect["shrunk_length"] is not None
+        # the shrunk sequence is never longer than the first failing one; a defect shown by
+        # the registration and subscription themselves shrinks to no step at all
+        assert 0 <= defect["shrunk_length"] <= defect["first_length"], defect
+        assert defect["shrunk_seconds"] >= defect["first_seconds"] >= 0, defect
+    # the random examples found long sequences and the runner shrank them
+    assert any(d["first_length"] > d["shrunk_length"] >= 1 for d in defects), defects

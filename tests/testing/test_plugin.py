@@ -1,4 +1,5 @@
-"""The pytest plugin: markers, the fsync_target fixture, --fsync-vendor and --fsync-dut."""
+"""The pytest plugin: markers, the fsync_target fixture, --fsync-vendor and --fsync-dut
+(against a device: tests/dut/test_pytest_plugin.py)."""
 from __future__ import annotations
 
 import pytest
@@ -40,11 +41,13 @@ def test_vendor_option_keeps_one_profile(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2, deselected=2)
 
 
-def test_a_device_under_test_is_not_there_yet(pytester: pytest.Pytester) -> None:
+def test_a_device_under_test_needs_its_options(pytester: pytest.Pytester) -> None:
+    """--fsync-dut runs the tests against a device (tests/dut/test_pytest_plugin.py); without
+    the options that say which and how, it is a usage error naming the first one missing."""
     pytester.makepyfile(test_bsft=MODULE.format(profile="broadsoft"))
-    result = pytester.runpytest("-p", "no:cacheprovider", "--fsync-dut", "server", "-rs")
-    result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*fsync test*not there yet*"])
+    result = pytester.runpytest("-p", "no:cacheprovider", "--fsync-dut", "server")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--fsync-dut server needs --fsync-vendor: add*"])
 
 
 def test_a_test_without_a_profile_is_told_what_to_add(pytester: pytest.Pytester) -> None:
