@@ -551,12 +551,12 @@ class UserAgent:
         heap = self._heap
         while heap and heap[0][2].get_timer() != heap[0][0]:
             heapq.heappop(heap)
-        deadlines = [heap[0][0]] if heap else []
+        best = heap[0][0] if heap else None
         for extension in self.extensions:
             deadline = extension.get_timer()
-            if deadline is not None:
-                deadlines.append(deadline)
-        return min(deadlines) if deadlines else None
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         """Everything queued since the last call, in order."""
@@ -716,12 +716,18 @@ class UserAgent:
         (a test tool may need an odd branch). ACK has no transaction: use :meth:`ack` or
         :meth:`send_stateless`.
         """
+        return self._send_new(request, dst, now, None)
+
+    def _send_new(self, request: Request, dst: Address, now: float,
+                  branch: str | None) -> TransactionKey:
+        """:meth:`send_request`; ``branch`` is the top Via's, when we just wrote it."""
         if request.method == "ACK":
             raise TransactionError("ACK is sent with ack() or send_stateless()")
         if "via" not in request.headers:
-            request = request.replace(headers=request.headers.added("Via", self.via(),
+            branch = self.ids.branch()
+            request = request.replace(headers=request.headers.added("Via", self.via(branch),
                                                                      first=True))
-        txn = new_client_transaction(request, dst, self, self.timer_config)
+        txn = new_client_transaction(request, dst, self, self.timer_config, branch)
         if txn.key in self._client or txn.key in self._absorbing:
             raise TransactionError(f"branch already in use: {txn.key}")
         self._client[txn.key] = txn
@@ -751,10 +757,11 @@ class UserAgent:
         dst: Address | None = None,
     ) -> TransactionKey:
         """Build (next CSeq) and send a request in ``dialog``; see :meth:`dialog_destination`."""
+        branch = self.ids.branch()
         request = dialog.build_request(
             method, headers=headers, body=body, content_type=content_type,
-            contact=self.contact() if contact else None, via=self.via())
-        return self.send_request(request, dst or self.dialog_destination(dialog), now)
+            contact=self.contact() if contact else None, via=self.via(branch))
+        return self._send_new(request, dst or self.dialog_destination(dialog), now, branch)
 
     def dialog_destination(self, dialog: Dialog) -> Address:
         """Where in-dialog requests go: the flow the peer uses (``dialog.peer``, which keeps
