@@ -178,6 +178,8 @@ def pretty_name(name: str) -> str:
 
 
 _PRETTY = {name: pretty_name(name) for name in ("event", "subscription-state", "content-type")}
+#: What a response copies from its request besides the Via lines (8.2.6.2), as it spells them.
+_COPIED_TO_RESPONSE = tuple((name, pretty_name(name)) for name in ("from", "to", "call-id", "cseq"))
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -560,11 +562,15 @@ class Request(_MessageAccess):
         Copies every Via, From, To (adding ``to_tag`` when the To has none), Call-ID and
         CSeq; appends ``headers``; sets Content-Type and Content-Length.
         """
-        copied: list[tuple[str, str]] = [("Via", v) for v in self.headers.get_all("via")]
-        for name in ("from", "to", "call-id", "cseq"):
-            value = self.headers.get(name)
-            if value is None:
+        own = self.headers
+        index = own._index if own._index is not None else own._lookup()
+        items = own.items
+        copied: list[tuple[str, str]] = [("Via", items[i][1]) for i in index.get("via", ())]
+        for name, spelled in _COPIED_TO_RESPONSE:
+            positions = index.get(name)
+            if not positions:
                 continue
+            value = items[positions[0]][1]
             if name == "to" and to_tag is not None and status != 100:
                 try:
                     has_tag = self.to_addr.tag is not None
@@ -572,8 +578,9 @@ class Request(_MessageAccess):
                     has_tag = True
                 if not has_tag:
                     value = f"{value.rstrip()};tag={to_tag}"
-            copied.append((pretty_name(name), value))
-        return build_response(status, reason, [*copied, *headers], body, content_type)
+            copied.append((spelled, value))
+        copied.extend(headers)
+        return build_response(status, reason, copied, body, content_type)
 
     def __str__(self) -> str:
         return self.serialize().decode("utf-8", "replace")
@@ -646,27 +653,61 @@ Message = Request | Response
     Response, "status", "reason", "headers", "body", "version", "_cache", "_wire")
 
 
-def _ordered(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    rank: dict[str, int] = {n: i for i, n in enumerate(_BUILD_ORDER)}
-    body_rank = {n: 1000 + i for i, n in enumerate(_BODY_HEADERS)}
+_BUILD_RANK: dict[str, int] = {n: i for i, n in enumerate(_BUILD_ORDER)}
+_BUILD_RANK.update({n: 1000 + i for i, n in enumerate(_BODY_HEADERS)})
+_OTHER_RANK = 500
+_CONTENT_TYPE_RANK = _BUILD_RANK["content-type"]
+_CONTENT_LENGTH_RANK = _BUILD_RANK["content-length"]
+#: Spelling as written -> (canonical name, rank in the build order): the names of the
+#: headers fsync builds are few (bounded as _CANONICAL).
+_RANKS: dict[str, tuple[str, int]] = {}
 
-    def key(item: tuple[int, tuple[str, str]]) -> tuple[int, int]:
-        pos, (name, _) = item
+
+def _rank(name: str) -> tuple[str, int]:
+    info = _RANKS.get(name)
+    if info is None:
         lname = canonical_name(name)
-        return (rank.get(lname, body_rank.get(lname, 500)), pos)
-
-    return [item for _, item in sorted(enumerate(headers), key=key)]
+        info = (lname, _BUILD_RANK.get(lname, _OTHER_RANK))
+        if len(name) <= 64:
+            if len(_RANKS) >= _CANONICAL_MAX:
+                _RANKS.clear()
+            _RANKS[name] = info
+    return info
 
 
 def _with_body_headers(
-    headers: Sequence[tuple[str, str]], body: bytes, content_type: str | None
-) -> list[tuple[str, str]]:
-    kept = [(n, v) for n, v in headers if canonical_name(n) != "content-length"]
+    headers: Iterable[tuple[str, str]], body: bytes, content_type: str | None
+) -> Headers:
+    """``headers`` without Content-Length (and without Content-Type when ``content_type``
+    is given), then Content-Type and Content-Length, in the build order: proxy-relevant
+    headers first, the dialog identifiers, the rest, body headers last; equal ranks keep
+    their order (a stable sort, done only when the headers are not in order already)."""
+    items: list[tuple[str, str]] = []
+    ranks: list[int] = []
+    last = -1
+    ordered = True
+    ranks_get = _RANKS.get
+    for item in headers:
+        info = ranks_get(item[0]) or _rank(item[0])
+        lname, rank = info
+        if lname == "content-length" or (content_type is not None
+                                         and lname == "content-type"):
+            continue
+        if rank < last:
+            ordered = False
+        else:
+            last = rank
+        items.append(item)
+        ranks.append(rank)
+    # the two body headers rank after every header kept, so they never break the order
     if content_type is not None:
-        kept = [(n, v) for n, v in kept if canonical_name(n) != "content-type"]
-        kept.append(("Content-Type", content_type))
-    kept.append(("Content-Length", str(len(body))))
-    return _ordered(kept)
+        items.append(("Content-Type", content_type))
+        ranks.append(_CONTENT_TYPE_RANK)
+    items.append(("Content-Length", str(len(body))))
+    if not ordered:
+        ranks.append(_CONTENT_LENGTH_RANK)
+        items = [items[i] for i in sorted(range(len(items)), key=ranks.__getitem__)]
+    return Headers(tuple(items))
 
 
 def build_request(
@@ -677,8 +718,7 @@ def build_request(
     content_type: str | None = None,
 ) -> Request:
     """Build a request in RFC 3261 header order with a correct Content-Length."""
-    return Request(method, uri, Headers(tuple(_with_body_headers(headers, body, content_type))),
-                   body)
+    return Request(method, uri, _with_body_headers(headers, body, content_type), body)
 
 
 def build_response(
@@ -689,8 +729,7 @@ def build_response(
     content_type: str | None = None,
 ) -> Response:
     phrase = reason if reason is not None else REASON_PHRASES.get(status, "Unknown")
-    return Response(status, phrase, Headers(tuple(_with_body_headers(headers, body,
-                                                                       content_type))), body)
+    return Response(status, phrase, _with_body_headers(headers, body, content_type), body)
 
 
 def _bad(reason: str, status: int = 400, *, offset: int | None = None,

@@ -505,6 +505,12 @@ class UserAgent:
         self._pending_cancels: dict[TransactionKey, Request] = {}
         self._nonce_counts: dict[tuple[str, str], int] = {}
         self._dispatching = False
+        # our Via up to the branch and our Contact, for the ``local`` they were made for
+        self._via_for: Address | None = None
+        self._via_prefix = ""
+        self._contact_for: Address | None = None
+        self._contact_user = user
+        self._contact = ""
 
     # ------------------------------------------------------------------ Endpoint contract
 
@@ -633,8 +639,12 @@ class UserAgent:
     def via(self, branch: str | None = None) -> str:
         """Our Via value: sent-by from :attr:`local`, the branch, and ``rport`` (RFC 3581)."""
         branch = branch or self.ids.branch()
-        sent_by = _hostport(self.local.host, self.local.port)
-        return f"SIP/2.0/{_via_transport(self.local.transport)} {sent_by};branch={branch};rport"
+        local = self.local
+        if self._via_for is not local:  # made again when bind() moves us
+            sent_by = _hostport(local.host, local.port)
+            self._via_prefix = f"SIP/2.0/{_via_transport(local.transport)} {sent_by};branch="
+            self._via_for = local
+        return f"{self._via_prefix}{branch};rport"
 
     def contact_uri(self, user: str | None = None) -> str:
         """``sip:user@host:port`` (``;transport=tcp`` off UDP) where we receive."""
@@ -647,6 +657,13 @@ class UserAgent:
 
     def contact(self, user: str | None = None) -> str:
         """Our Contact header value."""
+        if user is None:
+            # made again when bind() moves us or the user changes
+            if self._contact_for is not self.local or self._contact_user is not self.user:
+                self._contact = f"<{self.contact_uri()}>"
+                self._contact_for = self.local
+                self._contact_user = self.user
+            return self._contact
         return f"<{self.contact_uri(user)}>"
 
     def aor(self, user: str | None = None) -> str:
@@ -723,7 +740,7 @@ class UserAgent:
         """:meth:`send_request`; ``branch`` is the top Via's, when we just wrote it."""
         if request.method == "ACK":
             raise TransactionError("ACK is sent with ack() or send_stateless()")
-        if "via" not in request.headers:
+        if branch is None and "via" not in request.headers:
             branch = self.ids.branch()
             request = request.replace(headers=request.headers.added("Via", self.via(branch),
                                                                      first=True))
