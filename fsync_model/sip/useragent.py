@@ -341,10 +341,14 @@ _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-leng
 
 def _check_single_valued(message: Message) -> None:
     headers = message.headers
+    index = headers._index if headers._index is not None else headers._lookup()
+    if len(index) == len(headers.items):
+        return  # no header name appears twice
     for name in _SINGLE_VALUED:
-        count = headers.count(name)
-        if count > 1:
-            raise SipParseError(f"Bad Header: {pretty_name(name)} appears {count} times")
+        positions = index.get(name)
+        if positions is not None and len(positions) > 1:
+            raise SipParseError(f"Bad Header: {pretty_name(name)} appears {len(positions)} "
+                                "times")
 
 
 def _via_transport(transport: str) -> str:
@@ -420,6 +424,45 @@ class _Completed:
         self.deadline = None
         if self.table.get(self.key) is self:
             del self.table[self.key]
+
+
+class _InOrder:
+    """The :class:`_Completed` of one timer (J or K), whose deadlines come in the order they
+    are set (now + one fixed delay): a FIFO instead of the heap, O(1) each way. One set
+    earlier than the last one (the clock went back, the delay changed) is refused: the
+    caller arms it on the heap. Forgotten ones (deadline None) are skipped."""
+
+    __slots__ = ("last", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Completed] = deque()
+        self.last = float("-inf")
+
+    def add(self, done: _Completed) -> bool:
+        deadline = done.deadline
+        if deadline is None or deadline < self.last:
+            return False
+        self.last = deadline
+        self.queue.append(done)
+        return True
+
+    def earliest(self) -> float | None:
+        queue = self.queue
+        while queue:
+            deadline = queue[0].deadline
+            if deadline is not None:
+                return deadline
+            queue.popleft()
+        return None
+
+    def fire(self, now: float) -> None:
+        queue = self.queue
+        while queue:
+            done = queue[0]
+            if done.deadline is not None and done.deadline > now:
+                return
+            queue.popleft()
+            done.handle_timer(now)
 
 
 # =========================================================================== the core
@@ -499,6 +542,9 @@ class UserAgent:
         self._events: deque[UaEvent] = deque()
         self._incoming: deque[UaEvent] = deque()
         self._heap: list[tuple[float, int, _TimerOwner]] = []
+        #: Timer J of _answered and Timer K of _absorbing, in deadline order
+        self._timer_j = _InOrder()
+        self._timer_k = _InOrder()
         self._seq = itertools.count()
         self._uas_2xx: dict[tuple[str, int, str], _Uas2xxRetransmitter] = {}
         self._uac_acks: dict[tuple[str, int, str], tuple[bytes, Address]] = {}
@@ -546,6 +592,8 @@ class UserAgent:
                 continue  # stale entry: the owner was re-armed or finished
             owner.handle_timer(now)
             self._arm(owner)
+        self._timer_j.fire(now)
+        self._timer_k.fire(now)
         for extension in list(self.extensions):
             deadline_ext = extension.get_timer()
             if deadline_ext is not None and deadline_ext <= now:
@@ -558,6 +606,10 @@ class UserAgent:
         while heap and heap[0][2].get_timer() != heap[0][0]:
             heapq.heappop(heap)
         best = heap[0][0] if heap else None
+        for fifo in (self._timer_j, self._timer_k):
+            deadline = fifo.earliest()
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
         for extension in self.extensions:
             deadline = extension.get_timer()
             if deadline is not None and (best is None or deadline < best):
@@ -1060,7 +1112,8 @@ class UserAgent:
         answered = _Completed(txn.key, txn.peer, self._last_sent, txn.local_tag, deadline,
                               self._answered)
         self._answered[txn.key] = answered
-        self._arm(answered)
+        if not self._timer_j.add(answered):
+            self._arm(answered)
 
     def _finished(self, key: TransactionKey, status: int | None = None) -> TransactionError:
         """What answering in a transaction that is not live raises."""
@@ -1161,7 +1214,8 @@ class UserAgent:
         del self._client[txn.key]
         done = _Completed(txn.key, txn.peer, b"", None, deadline, self._absorbing)
         self._absorbing[txn.key] = done
-        self._arm(done)
+        if not self._timer_k.add(done):
+            self._arm(done)
 
     def _malformed(self, data: bytes, src: Address, error: SipParseError, now: float) -> None:
         self.stats.malformed += 1
