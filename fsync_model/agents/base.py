@@ -159,8 +159,9 @@ class AgentCore:
         self._pump(now)
 
     def get_timer(self) -> float | None:
-        candidates = [t for t in (self.ua.get_timer(), self.deadlines.earliest()) if t is not None]
-        return min(candidates) if candidates else None
+        deadline = self.ua.get_timer()
+        own = self.deadlines.earliest()
+        return own if own is not None and (deadline is None or own < deadline) else deadline
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         return self.ua.datagrams_to_send(now)

@@ -284,6 +284,12 @@ class Headers:
 _HEADERS_ITEMS, _HEADERS_INDEX = slot_setters(Headers, "items", "_index")
 _NO_HEADERS = Headers()
 
+#: From and To values parsed lately, by text (frozen values: shared safely). A dialog's
+#: requests and the responses to them repeat the same From and To; only a value that
+#: parsed is kept, so an error is raised (with its header's name) on every read.
+_NAME_ADDRS: dict[str, NameAddr] = {}
+_NAME_ADDRS_MAX = 4096
+
 #: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
 _MISSING: Any = object()
 
@@ -324,16 +330,26 @@ class _MessageAccess:
             raw = self.headers._first(lname)
             if raw is None:
                 raise SipParseError(f"Missing Header: {header}")
-            addr = cache[lname] = parse_name_addr(raw, header)
+            known = _NAME_ADDRS.get(raw)
+            if known is None:
+                known = parse_name_addr(raw, header)
+                if len(raw) <= 256:
+                    if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
+                        _NAME_ADDRS.clear()
+                    _NAME_ADDRS[raw] = known
+            addr = cache[lname] = known
         return addr
 
     @property
     def call_id(self) -> str:
         """The Call-ID, stripped; 400 when missing, empty, or holding whitespace or a
         control character (RFC 3261 25.1: callid = word ["@" word])."""
-        value = self._required("call-id").strip()
-        if not value or _CALL_ID_BAD.search(value):
-            raise SipParseError("Bad Header: Call-ID")
+        value: str | None = self._cache.get("call-id")
+        if value is None:
+            value = self._required("call-id").strip()
+            if not value or _CALL_ID_BAD.search(value):
+                raise SipParseError("Bad Header: Call-ID")
+            self._cache["call-id"] = value
         return value
 
     @property

@@ -606,10 +606,12 @@ class UserAgent:
         while heap and heap[0][2].get_timer() != heap[0][0]:
             heapq.heappop(heap)
         best = heap[0][0] if heap else None
-        for fifo in (self._timer_j, self._timer_k):
-            deadline = fifo.earliest()
-            if deadline is not None and (best is None or deadline < best):
-                best = deadline
+        deadline = self._timer_j.earliest()
+        if deadline is not None and (best is None or deadline < best):
+            best = deadline
+        deadline = self._timer_k.earliest()
+        if deadline is not None and (best is None or deadline < best):
+            best = deadline
         for extension in self.extensions:
             deadline = extension.get_timer()
             if deadline is not None and (best is None or deadline < best):
