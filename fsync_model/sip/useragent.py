@@ -571,7 +571,8 @@ class UserAgent:
     def receive_datagram(self, data: bytes, src: Address, now: float) -> None:
         """Feed exactly one SIP message received from ``src``."""
         self.stats.received += 1
-        self._record(MessageRecord(now, "in", src, self.local, data))
+        if self.recorders:
+            self._record(MessageRecord(now, "in", src, self.local, data))
         try:
             message = parse_message(data, max_size=self.max_size,
                                     stream=src.transport in ("tcp", "tls"))
@@ -1279,7 +1280,8 @@ class UserAgent:
     def _queue(self, data: bytes, dst: Address, now: float) -> None:
         self.stats.sent += 1
         self._outbox.append((data, dst))
-        self._record(MessageRecord(now, "out", self.local, dst, data))
+        if self.recorders:
+            self._record(MessageRecord(now, "out", self.local, dst, data))
 
     def _record(self, record: MessageRecord) -> None:
         for recorder in self.recorders:
