@@ -372,13 +372,19 @@ class _MessageAccess:
 
     @property
     def from_tag(self) -> str | None:
-        addr: NameAddr | None = self._cache.get("from")
-        return (addr or self._name_addr("from", "From")).tag
+        cache = self._cache
+        tag: str | None = cache.get(" from-tag", _MISSING)
+        if tag is _MISSING:
+            tag = cache[" from-tag"] = self._name_addr("from", "From").tag
+        return tag
 
     @property
     def to_tag(self) -> str | None:
-        addr: NameAddr | None = self._cache.get("to")
-        return (addr or self._name_addr("to", "To")).tag
+        cache = self._cache
+        tag: str | None = cache.get(" to-tag", _MISSING)
+        if tag is _MISSING:
+            tag = cache[" to-tag"] = self._name_addr("to", "To").tag
+        return tag
 
     @property
     def vias(self) -> list[Via]:
@@ -806,7 +812,18 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
         lines, offsets, body_start = _irregular_lines(data, start)
 
     first = lines[0]
-    msg_kind, first_parts = _parse_start_line(first, start)
+    usual = _USUAL_START_LINE.fullmatch(first)
+    if usual is not None and (usual.group(1) is None or is_plain_sip_uri(usual.group(2))):
+        # what _parse_start_line returns for it, and what start_line gives back
+        method, uri, status_text, reason = usual.groups()
+        if method is None:
+            msg_kind, first_parts = "response", (SIP_VERSION, status_text, reason)
+        else:
+            msg_kind, first_parts = "request", (method, uri, SIP_VERSION)
+        same_start = True
+    else:
+        msg_kind, first_parts = _parse_start_line(first, start)
+        same_start = False
 
     # header lines; the index (canonical name -> positions) is built on the way, and
     # ``exact`` stays true while serialize() would give back these very bytes
@@ -890,7 +907,7 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     else:
         version, status_text, reason = first_parts
         msg = Response(int(status_text), reason, headers, body, version)
-    if exact and msg.start_line == first:
+    if exact and (same_start or msg.start_line == first):
         (_REQUEST_WIRE if msg_kind == "request" else _RESPONSE_WIRE)(msg, data)
     return msg
 

@@ -1298,8 +1298,12 @@ class UserAgent:
         try:
             while self._incoming:
                 event = self._incoming.popleft()
+                consumed = False
                 try:
-                    consumed = any(ext.handle_event(event, now) for ext in self.extensions)
+                    for extension in self.extensions:
+                        if extension.handle_event(event, now):
+                            consumed = True
+                            break
                 except SipParseError as error:
                     # an extension read a header that does not parse (Event, Contact...)
                     consumed = True
