@@ -288,7 +288,7 @@ _NO_HEADERS = Headers()
 #: requests and the responses to them repeat the same From and To; only a value that
 #: parsed is kept, so an error is raised (with its header's name) on every read.
 _NAME_ADDRS: dict[str, NameAddr] = {}
-_NAME_ADDRS_MAX = 4096
+_NAME_ADDRS_MAX = 1024
 
 #: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
 _MISSING: Any = object()
