@@ -13,6 +13,13 @@ server's calls are timed (process CPU time: steady on a shared box): ``receive_d
     python bench/bench_server.py                     # 3000 flows at 200/s, quiet and not
     python bench/bench_server.py --profile           # plus a cProfile of the server calls
     python bench/bench_server.py --quick             # 300 flows (smoke)
+
+Instruction counts, steady whatever the box's load (only the quiet run's flows are
+collected: start-up and profile loading are left out)::
+
+    valgrind --tool=callgrind --collect-atstart=no --toggle-collect=sys_call_tracing \
+        python bench/bench_server.py --callgrind --flows 300
+    callgrind_annotate callgrind.out.<pid> | head     # the total, divided by --flows
 """
 from __future__ import annotations
 
@@ -188,8 +195,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="cProfile one quiet run (the timings then include its overhead)")
     parser.add_argument("--only", choices=["quiet", "verbose"])
+    parser.add_argument("--callgrind", action="store_true",
+                        help="one quiet run inside sys.call_tracing, for valgrind's "
+                             "--toggle-collect=sys_call_tracing (see the docstring)")
     args = parser.parse_args(argv)
     flows = 300 if args.quick else args.flows
+    if args.callgrind:
+        server = build(True)
+        driver = Driver(server)
+
+        def flows_run() -> None:
+            for n in range(flows):
+                driver.advance(n / args.rate)
+                run_flow(driver, n)
+            driver.advance(flows / args.rate + 40)
+
+        sys.call_tracing(flows_run, ())
+        print(f"{flows} flows run inside sys.call_tracing")
+        return 0
     print(f"fsync server in process: {flows} flows of 12 messages at {args.rate:g} flows/s "
           f"(virtual time), vendor broadsoft, server built as fsync serve builds it; "
           f"process CPU time of the server's calls, best of {args.repeat}")

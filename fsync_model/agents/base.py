@@ -107,8 +107,10 @@ class AgentCore:
                             user_agent=f"fsync-{self.party.value}/{profile.id}",
                             **(ua_options or {}))
         self.deadlines = Deadlines()
-        self.log_messages = log_messages
-        self.keep_messages = keep_messages
+        self._log_messages = log_messages
+        self._keep_messages = keep_messages
+        self._recording = False
+        self._update_recorder()
         #: keep every Step and Problem (tests, coverage, reports); a long-running server
         #: turns this off and relies on the observer
         self.keep_steps = keep_steps
@@ -123,8 +125,38 @@ class AgentCore:
         #: problems seen (also sent to the observer)
         self.problems: list[Problem] = []
         self.now = 0.0
-        self.ua.add_recorder(self._record)
         self._timer_handlers: dict[str, Callable[[str, float], None]] = {}
+
+    @property
+    def log_messages(self) -> bool:
+        """Report every message in and out to the observer (a MessageLogged event)."""
+        return self._log_messages
+
+    @log_messages.setter
+    def log_messages(self, value: bool) -> None:
+        self._log_messages = value
+        self._update_recorder()
+
+    @property
+    def keep_messages(self) -> bool:
+        """Keep every message in and out in :attr:`messages`."""
+        return self._keep_messages
+
+    @keep_messages.setter
+    def keep_messages(self, value: bool) -> None:
+        self._keep_messages = value
+        self._update_recorder()
+
+    def _update_recorder(self) -> None:
+        """The UA records messages for us only when something reads them: a record is
+        made per message, and a quiet server needs none."""
+        wanted = (self._keep_messages or self._log_messages
+                  or type(self).on_record is not AgentCore.on_record)
+        if wanted and not self._recording:
+            self.ua.add_recorder(self._record)
+        elif not wanted and self._recording:
+            self.ua.recorders.remove(self._record)
+        self._recording = wanted
 
     # ------------------------------------------------------------------ Endpoint contract
 
@@ -167,8 +199,9 @@ class AgentCore:
         self._pump(now)
 
     def get_timer(self) -> float | None:
-        candidates = [t for t in (self.ua.get_timer(), self.deadlines.earliest()) if t is not None]
-        return min(candidates) if candidates else None
+        deadline = self.ua.get_timer()
+        own = self.deadlines.earliest()
+        return own if own is not None and (deadline is None or own < deadline) else deadline
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         return self.ua.datagrams_to_send(now)

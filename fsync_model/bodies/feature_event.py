@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, NoReturn
-from xml.etree.ElementTree import Element, ParseError
+from xml.etree.ElementTree import Element, ParseError, XMLParser
 from xml.parsers.expat import errors as expat_errors
 from xml.sax.saxutils import escape
 
@@ -371,6 +371,22 @@ _JUNK_CODES = frozenset(
 )
 
 
+#: Encodings in which the bytes ``<!`` are the characters ``<!`` (and expat knows them).
+_PLAIN_ENCODINGS = frozenset({"utf-8", "utf8", "iso-8859-1", "latin-1", "latin1", "us-ascii",
+                              "ascii"})
+
+
+def _plain(body: bytes, declared: str | None) -> bool:
+    """Whether ``body`` cannot hold a markup declaration, so the C parser may read it:
+    no ``<!`` at all (no DOCTYPE, so no entity declaration, external entity or DTD; no
+    comment or CDATA either), no NUL byte (UTF-16 or UTF-32, where ``<!`` is other bytes)
+    and an encoding declared, if any, that is ASCII-compatible. The result is the tree
+    the hardened parser builds (both are expat with the same TreeBuilder); anything the
+    C parser refuses goes to the hardened parser, for its exact error."""
+    return (b"<!" not in body and b"\x00" not in body
+            and (declared is None or declared.lower() in _PLAIN_ENCODINGS))
+
+
 def _evidence(data: bytes, start: int = 0, length: int = 80) -> str:
     return data[start : start + length].decode("latin-1")
 
@@ -430,6 +446,13 @@ def load_xml(
                 None, reason_prefix)
     match = _DECLARED_ENCODING.match(body)
     declared = match.group(1).decode("ascii") if match else None
+    if _plain(body, declared):
+        try:
+            plain = XMLParser()
+            plain.feed(body)
+            return XmlDocument(plain.close(), declared)
+        except (ParseError, LookupError, ValueError):
+            pass  # the hardened parser below says what is wrong, as it always did
     root, offset = _parse_one(body, xml_error_status, reason_prefix)
     if root is not None:
         return XmlDocument(root, declared)

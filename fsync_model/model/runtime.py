@@ -87,6 +87,10 @@ class FlowTracker:
     def step(self, input: Input, now: float | None = None) -> Transition:
         """Take ``input``; return the transition taken. Raises `IllegalTransition`, leaving
         the state unchanged, when the table does not allow it."""
+        if self.table.allows(self.state, input):  # no silent step to look for
+            row = self.table.transition(self.state, input)
+            self._record(row, now, observed=True)
+            return row
         route = self._silent_route(input)
         if route is None:
             raise IllegalTransition(self.table, self.state, input, self.allowed())

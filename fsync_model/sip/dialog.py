@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.fields import NameAddr, parse_name_addr
 from fsync_model.sip.message import Request, Response, build_request
+from fsync_model.sip.params import format_param_value
 
 if TYPE_CHECKING:
     from fsync_model.transport.address import Address
@@ -43,6 +44,14 @@ class DialogId:
 def _without_tag(addr: NameAddr) -> NameAddr:
     params = tuple((k, v) for k, v in addr.params if k.lower() != "tag")
     return NameAddr(addr.uri, addr.display, params, True)
+
+
+def _tagged(addr: NameAddr, tag: str) -> str:
+    """``str(addr.with_param("tag", tag))``: the usual name-addr (no display name, no
+    parameter) without building another NameAddr."""
+    if addr.display is None and not addr.params:
+        return f"<{addr.uri}>;tag={format_param_value(tag)}"
+    return str(addr.with_param("tag", tag))
 
 
 def _contact_uri(message: Request | Response) -> str | None:
@@ -221,8 +230,8 @@ class Dialog:
             items.append(("Via", via))
         items.extend(("Route", r) for r in routes)
         items.append(("Max-Forwards", "70"))
-        items.append(("From", str(self.local.with_param("tag", self.local_tag))))
-        items.append(("To", str(self.remote.with_param("tag", self.remote_tag))))
+        items.append(("From", _tagged(self.local, self.local_tag)))
+        items.append(("To", _tagged(self.remote, self.remote_tag)))
         items.append(("Call-ID", self.call_id))
         items.append(("CSeq", f"{seq} {method}"))
         if contact is not None:
@@ -247,8 +256,8 @@ class Dialog:
             items.append(("Via", via))
         items.extend(("Route", r) for r in routes)
         items.append(("Max-Forwards", "70"))
-        items.append(("From", str(self.local.with_param("tag", self.local_tag))))
-        items.append(("To", str(self.remote.with_param("tag", self.remote_tag))))
+        items.append(("From", _tagged(self.local, self.local_tag)))
+        items.append(("To", _tagged(self.remote, self.remote_tag)))
         items.append(("Call-ID", self.call_id))
         items.append(("CSeq", f"{invite_cseq} ACK"))
         items.extend(headers)

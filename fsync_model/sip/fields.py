@@ -409,8 +409,10 @@ class NameAddr:
         return NameAddr(self.uri, self.display, (*kept, (name, value)), True)
 
     def __str__(self) -> str:
-        if not self.angle and not self.params:
-            return self.uri
+        if self.display is None:
+            if not self.params:
+                return f"<{self.uri}>" if self.angle else self.uri
+            return f"<{self.uri}>{format_params(self.params)}"
         display = ""
         if self.display is not None:
             words = self.display.split(" ")

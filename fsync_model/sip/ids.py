@@ -5,7 +5,6 @@ same messages byte for byte (the core never touches ``os.urandom`` or the clock)
 """
 from __future__ import annotations
 
-import base64
 import random
 
 from fsync_model.sip.fields import MAGIC_COOKIE
@@ -18,11 +17,9 @@ class IdGenerator:
         self.rng = rng
 
     def token(self, length: int) -> str:
-        """``length`` characters of ``a-z2-7`` (5 random bits each, RFC 4648 base32 in
-        lower case: token characters everywhere SIP wants one). One draw from the
-        generator, not one per character."""
-        raw = self.rng.randbytes((5 * length + 7) // 8)
-        return base64.b32encode(raw)[:length].decode("ascii").lower()
+        """``length`` lower-case hex digits (4 random bits each: token characters everywhere
+        SIP wants one), from one draw of the generator, not one per character."""
+        return f"{self.rng.getrandbits(4 * length):0{length}x}"
 
     def call_id(self, host: str | None = None) -> str:
         """A globally unique Call-ID (RFC 3261 section 8.1.1.4), ``random@host`` when given."""

@@ -178,6 +178,8 @@ def pretty_name(name: str) -> str:
 
 
 _PRETTY = {name: pretty_name(name) for name in ("event", "subscription-state", "content-type")}
+#: What a response copies from its request besides the Via lines (8.2.6.2), as it spells them.
+_COPIED_TO_RESPONSE = tuple((name, pretty_name(name)) for name in ("from", "to", "call-id", "cseq"))
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -282,6 +284,12 @@ class Headers:
 _HEADERS_ITEMS, _HEADERS_INDEX = slot_setters(Headers, "items", "_index")
 _NO_HEADERS = Headers()
 
+#: From and To values parsed lately, by text (frozen values: shared safely). A dialog's
+#: requests and the responses to them repeat the same From and To; only a value that
+#: parsed is kept, so an error is raised (with its header's name) on every read.
+_NAME_ADDRS: dict[str, NameAddr] = {}
+_NAME_ADDRS_MAX = 1024
+
 #: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
 _MISSING: Any = object()
 
@@ -322,16 +330,26 @@ class _MessageAccess:
             raw = self.headers._first(lname)
             if raw is None:
                 raise SipParseError(f"Missing Header: {header}")
-            addr = cache[lname] = parse_name_addr(raw, header)
+            known = _NAME_ADDRS.get(raw)
+            if known is None:
+                known = parse_name_addr(raw, header)
+                if len(raw) <= 256:
+                    if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
+                        _NAME_ADDRS.clear()
+                    _NAME_ADDRS[raw] = known
+            addr = cache[lname] = known
         return addr
 
     @property
     def call_id(self) -> str:
         """The Call-ID, stripped; 400 when missing, empty, or holding whitespace or a
         control character (RFC 3261 25.1: callid = word ["@" word])."""
-        value = self._required("call-id").strip()
-        if not value or _CALL_ID_BAD.search(value):
-            raise SipParseError("Bad Header: Call-ID")
+        value: str | None = self._cache.get("call-id")
+        if value is None:
+            value = self._required("call-id").strip()
+            if not value or _CALL_ID_BAD.search(value):
+                raise SipParseError("Bad Header: Call-ID")
+            self._cache["call-id"] = value
         return value
 
     @property
@@ -354,13 +372,19 @@ class _MessageAccess:
 
     @property
     def from_tag(self) -> str | None:
-        addr: NameAddr | None = self._cache.get("from")
-        return (addr or self._name_addr("from", "From")).tag
+        cache = self._cache
+        tag: str | None = cache.get(" from-tag", _MISSING)
+        if tag is _MISSING:
+            tag = cache[" from-tag"] = self._name_addr("from", "From").tag
+        return tag
 
     @property
     def to_tag(self) -> str | None:
-        addr: NameAddr | None = self._cache.get("to")
-        return (addr or self._name_addr("to", "To")).tag
+        cache = self._cache
+        tag: str | None = cache.get(" to-tag", _MISSING)
+        if tag is _MISSING:
+            tag = cache[" to-tag"] = self._name_addr("to", "To").tag
+        return tag
 
     @property
     def vias(self) -> list[Via]:
@@ -560,11 +584,15 @@ class Request(_MessageAccess):
         Copies every Via, From, To (adding ``to_tag`` when the To has none), Call-ID and
         CSeq; appends ``headers``; sets Content-Type and Content-Length.
         """
-        copied: list[tuple[str, str]] = [("Via", v) for v in self.headers.get_all("via")]
-        for name in ("from", "to", "call-id", "cseq"):
-            value = self.headers.get(name)
-            if value is None:
+        own = self.headers
+        index = own._index if own._index is not None else own._lookup()
+        items = own.items
+        copied: list[tuple[str, str]] = [("Via", items[i][1]) for i in index.get("via", ())]
+        for name, spelled in _COPIED_TO_RESPONSE:
+            positions = index.get(name)
+            if not positions:
                 continue
+            value = items[positions[0]][1]
             if name == "to" and to_tag is not None and status != 100:
                 try:
                     has_tag = self.to_addr.tag is not None
@@ -572,8 +600,9 @@ class Request(_MessageAccess):
                     has_tag = True
                 if not has_tag:
                     value = f"{value.rstrip()};tag={to_tag}"
-            copied.append((pretty_name(name), value))
-        return build_response(status, reason, [*copied, *headers], body, content_type)
+            copied.append((spelled, value))
+        copied.extend(headers)
+        return build_response(status, reason, copied, body, content_type)
 
     def __str__(self) -> str:
         return self.serialize().decode("utf-8", "replace")
@@ -646,27 +675,61 @@ Message = Request | Response
     Response, "status", "reason", "headers", "body", "version", "_cache", "_wire")
 
 
-def _ordered(headers: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    rank: dict[str, int] = {n: i for i, n in enumerate(_BUILD_ORDER)}
-    body_rank = {n: 1000 + i for i, n in enumerate(_BODY_HEADERS)}
+_BUILD_RANK: dict[str, int] = {n: i for i, n in enumerate(_BUILD_ORDER)}
+_BUILD_RANK.update({n: 1000 + i for i, n in enumerate(_BODY_HEADERS)})
+_OTHER_RANK = 500
+_CONTENT_TYPE_RANK = _BUILD_RANK["content-type"]
+_CONTENT_LENGTH_RANK = _BUILD_RANK["content-length"]
+#: Spelling as written -> (canonical name, rank in the build order): the names of the
+#: headers fsync builds are few (bounded as _CANONICAL).
+_RANKS: dict[str, tuple[str, int]] = {}
 
-    def key(item: tuple[int, tuple[str, str]]) -> tuple[int, int]:
-        pos, (name, _) = item
+
+def _rank(name: str) -> tuple[str, int]:
+    info = _RANKS.get(name)
+    if info is None:
         lname = canonical_name(name)
-        return (rank.get(lname, body_rank.get(lname, 500)), pos)
-
-    return [item for _, item in sorted(enumerate(headers), key=key)]
+        info = (lname, _BUILD_RANK.get(lname, _OTHER_RANK))
+        if len(name) <= 64:
+            if len(_RANKS) >= _CANONICAL_MAX:
+                _RANKS.clear()
+            _RANKS[name] = info
+    return info
 
 
 def _with_body_headers(
-    headers: Sequence[tuple[str, str]], body: bytes, content_type: str | None
-) -> list[tuple[str, str]]:
-    kept = [(n, v) for n, v in headers if canonical_name(n) != "content-length"]
+    headers: Iterable[tuple[str, str]], body: bytes, content_type: str | None
+) -> Headers:
+    """``headers`` without Content-Length (and without Content-Type when ``content_type``
+    is given), then Content-Type and Content-Length, in the build order: proxy-relevant
+    headers first, the dialog identifiers, the rest, body headers last; equal ranks keep
+    their order (a stable sort, done only when the headers are not in order already)."""
+    items: list[tuple[str, str]] = []
+    ranks: list[int] = []
+    last = -1
+    ordered = True
+    ranks_get = _RANKS.get
+    for item in headers:
+        info = ranks_get(item[0]) or _rank(item[0])
+        lname, rank = info
+        if lname == "content-length" or (content_type is not None
+                                         and lname == "content-type"):
+            continue
+        if rank < last:
+            ordered = False
+        else:
+            last = rank
+        items.append(item)
+        ranks.append(rank)
+    # the two body headers rank after every header kept, so they never break the order
     if content_type is not None:
-        kept = [(n, v) for n, v in kept if canonical_name(n) != "content-type"]
-        kept.append(("Content-Type", content_type))
-    kept.append(("Content-Length", str(len(body))))
-    return _ordered(kept)
+        items.append(("Content-Type", content_type))
+        ranks.append(_CONTENT_TYPE_RANK)
+    items.append(("Content-Length", str(len(body))))
+    if not ordered:
+        ranks.append(_CONTENT_LENGTH_RANK)
+        items = [items[i] for i in sorted(range(len(items)), key=ranks.__getitem__)]
+    return Headers(tuple(items))
 
 
 def build_request(
@@ -677,8 +740,7 @@ def build_request(
     content_type: str | None = None,
 ) -> Request:
     """Build a request in RFC 3261 header order with a correct Content-Length."""
-    return Request(method, uri, Headers(tuple(_with_body_headers(headers, body, content_type))),
-                   body)
+    return Request(method, uri, _with_body_headers(headers, body, content_type), body)
 
 
 def build_response(
@@ -689,8 +751,7 @@ def build_response(
     content_type: str | None = None,
 ) -> Response:
     phrase = reason if reason is not None else REASON_PHRASES.get(status, "Unknown")
-    return Response(status, phrase, Headers(tuple(_with_body_headers(headers, body,
-                                                                       content_type))), body)
+    return Response(status, phrase, _with_body_headers(headers, body, content_type), body)
 
 
 def _bad(reason: str, status: int = 400, *, offset: int | None = None,
@@ -751,7 +812,18 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
         lines, offsets, body_start = _irregular_lines(data, start)
 
     first = lines[0]
-    msg_kind, first_parts = _parse_start_line(first, start)
+    usual = _USUAL_START_LINE.fullmatch(first)
+    if usual is not None and (usual.group(1) is None or is_plain_sip_uri(usual.group(2))):
+        # what _parse_start_line returns for it, and what start_line gives back
+        method, uri, status_text, reason = usual.groups()
+        if method is None:
+            msg_kind, first_parts = "response", (SIP_VERSION, status_text, reason)
+        else:
+            msg_kind, first_parts = "request", (method, uri, SIP_VERSION)
+        same_start = True
+    else:
+        msg_kind, first_parts = _parse_start_line(first, start)
+        same_start = False
 
     # header lines; the index (canonical name -> positions) is built on the way, and
     # ``exact`` stays true while serialize() would give back these very bytes
@@ -835,7 +907,7 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     else:
         version, status_text, reason = first_parts
         msg = Response(int(status_text), reason, headers, body, version)
-    if exact and msg.start_line == first:
+    if exact and (same_start or msg.start_line == first):
         (_REQUEST_WIRE if msg_kind == "request" else _RESPONSE_WIRE)(msg, data)
     return msg
 

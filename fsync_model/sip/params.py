@@ -173,7 +173,7 @@ def unquote(text: str) -> str:
 
 def format_param_value(text: str) -> str:
     """A parameter value as written on the wire: bare when it is a token, quoted otherwise."""
-    return text if text and all(char in _VALUE_CHARS for char in text) else quote(text)
+    return text if text and _VALUE_CHARS.issuperset(text) else quote(text)
 
 
 def format_params(params: Iterable[Param], *, uri: bool = False) -> str:

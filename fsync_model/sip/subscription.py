@@ -653,6 +653,8 @@ class Notifier:
         #: asks for the next deadline on every message, so this must not scan them all
         self._expiries: list[tuple[float, int, SubscriptionId]] = []
         self._pushed = itertools.count()
+        #: a copy of ``packages`` and the packages by lower-case name, made from it
+        self._known: tuple[list[str], dict[str, str]] | None = None
         ua.add_extension(self)
 
     # ------------------------------------------------------------------ API
@@ -770,11 +772,13 @@ class Notifier:
         request = event.request
         txn = event.transaction
         package = request.event
-        known = {p.lower(): p for p in self.packages}
-        if package is None or package.value.lower() not in known:
+        known = self._known
+        if known is None or known[0] != self.packages:
+            known = self._known = (list(self.packages), {p.lower(): p for p in self.packages})
+        if package is None or package.value.lower() not in known[1]:
             self.ua.reply(txn, 489, now, headers=[("Allow-Events", ", ".join(self.packages))])
             return
-        event_name = known[package.value.lower()]
+        event_name = known[1][package.value.lower()]
         event_id = package.param("id")
         try:
             requested = request.expires
@@ -833,7 +837,14 @@ class Notifier:
 
     def _expire_at(self, sub: ServerSubscription, when: float) -> None:
         sub.expires_at = when
-        heapq.heappush(self._expiries, (when, next(self._pushed), sub.id))
+        heap = self._expiries
+        heapq.heappush(heap, (when, next(self._pushed), sub.id))
+        live = self.subscriptions
+        if len(heap) > 2 * len(live) + 64:
+            # stale entries (refreshed or ended subscriptions) wait for their old deadline,
+            # an hour later: past twice the live ones, the heap is made anew from them
+            self._expiries = [(s.expires_at, next(self._pushed), s.id) for s in live.values()]
+            heapq.heapify(self._expiries)
 
     def _auto_notify(self, sub: ServerSubscription, now: float) -> None:
         if self.state_body is not None and sub.id in self.subscriptions:
@@ -852,8 +863,10 @@ class Notifier:
         return key
 
     def _end(self, sub: ServerSubscription, reason: str) -> None:
-        if not any(s.dialog is sub.dialog for s in self.subscriptions.values()):
-            self.ua.dialogs.remove(sub.dialog.id)
+        # Each subscription has a dialog of its own (_initial makes it; a SUBSCRIBE in a
+        # dialog for another subscription is answered 481), so its dialog ends with it:
+        # no scan of every subscription for another one in the same dialog.
+        self.ua.dialogs.remove(sub.dialog.id)
         self.ua.post_event(SubscriptionEnded(sub.id, reason))
 
 

@@ -201,8 +201,8 @@ class ClientTransaction(Transaction):
     """Base of the client machines: :meth:`start` sends, :meth:`receive_response` is fed."""
 
     def __init__(self, request: Request, peer: Address, tu: TransactionUser,
-                 config: TimerConfig) -> None:
-        branch = request.branch
+                 config: TimerConfig, branch: str | None = None) -> None:
+        branch = branch or request.branch  # given by a caller that just wrote the Via
         if not branch:
             raise TransactionError("a client transaction needs a Via branch")
         super().__init__(client_key(branch, request.method), request, peer, tu, config)
@@ -277,8 +277,8 @@ class ClientInviteTransaction(ClientTransaction):
     kind = "INVITE client"
 
     def __init__(self, request: Request, peer: Address, tu: TransactionUser,
-                 config: TimerConfig) -> None:
-        super().__init__(request, peer, tu, config)
+                 config: TimerConfig, branch: str | None = None) -> None:
+        super().__init__(request, peer, tu, config, branch)
         self.ack: Request | None = None
 
     def start(self, now: float) -> None:
@@ -498,13 +498,15 @@ class ServerInviteTransaction(ServerTransaction):
 
 
 def new_client_transaction(request: Request, peer: Address, tu: TransactionUser,
-                           config: TimerConfig) -> ClientTransaction:
-    """The client machine for ``request`` (INVITE or non-INVITE; never ACK)."""
+                           config: TimerConfig,
+                           branch: str | None = None) -> ClientTransaction:
+    """The client machine for ``request`` (INVITE or non-INVITE; never ACK); ``branch``
+    is its top Via's, when the caller just wrote it (else read from the request)."""
     if request.method == "ACK":
         raise TransactionError("ACK is not sent in a client transaction")
     if request.method == "INVITE":
-        return ClientInviteTransaction(request, peer, tu, config)
-    return ClientNonInviteTransaction(request, peer, tu, config)
+        return ClientInviteTransaction(request, peer, tu, config, branch)
+    return ClientNonInviteTransaction(request, peer, tu, config, branch)
 
 
 def new_server_transaction(request: Request, peer: Address, tu: TransactionUser,

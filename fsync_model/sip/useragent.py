@@ -341,10 +341,14 @@ _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-leng
 
 def _check_single_valued(message: Message) -> None:
     headers = message.headers
+    index = headers._index if headers._index is not None else headers._lookup()
+    if len(index) == len(headers.items):
+        return  # no header name appears twice
     for name in _SINGLE_VALUED:
-        count = headers.count(name)
-        if count > 1:
-            raise SipParseError(f"Bad Header: {pretty_name(name)} appears {count} times")
+        positions = index.get(name)
+        if positions is not None and len(positions) > 1:
+            raise SipParseError(f"Bad Header: {pretty_name(name)} appears {len(positions)} "
+                                "times")
 
 
 def _via_transport(transport: str) -> str:
@@ -420,6 +424,45 @@ class _Completed:
         self.deadline = None
         if self.table.get(self.key) is self:
             del self.table[self.key]
+
+
+class _InOrder:
+    """The :class:`_Completed` of one timer (J or K), whose deadlines come in the order they
+    are set (now + one fixed delay): a FIFO instead of the heap, O(1) each way. One set
+    earlier than the last one (the clock went back, the delay changed) is refused: the
+    caller arms it on the heap. Forgotten ones (deadline None) are skipped."""
+
+    __slots__ = ("last", "queue")
+
+    def __init__(self) -> None:
+        self.queue: deque[_Completed] = deque()
+        self.last = float("-inf")
+
+    def add(self, done: _Completed) -> bool:
+        deadline = done.deadline
+        if deadline is None or deadline < self.last:
+            return False
+        self.last = deadline
+        self.queue.append(done)
+        return True
+
+    def earliest(self) -> float | None:
+        queue = self.queue
+        while queue:
+            deadline = queue[0].deadline
+            if deadline is not None:
+                return deadline
+            queue.popleft()
+        return None
+
+    def fire(self, now: float) -> None:
+        queue = self.queue
+        while queue:
+            done = queue[0]
+            if done.deadline is not None and done.deadline > now:
+                return
+            queue.popleft()
+            done.handle_timer(now)
 
 
 # =========================================================================== the core
@@ -499,12 +542,21 @@ class UserAgent:
         self._events: deque[UaEvent] = deque()
         self._incoming: deque[UaEvent] = deque()
         self._heap: list[tuple[float, int, _TimerOwner]] = []
+        #: Timer J of _answered and Timer K of _absorbing, in deadline order
+        self._timer_j = _InOrder()
+        self._timer_k = _InOrder()
         self._seq = itertools.count()
         self._uas_2xx: dict[tuple[str, int, str], _Uas2xxRetransmitter] = {}
         self._uac_acks: dict[tuple[str, int, str], tuple[bytes, Address]] = {}
         self._pending_cancels: dict[TransactionKey, Request] = {}
         self._nonce_counts: dict[tuple[str, str], int] = {}
         self._dispatching = False
+        # our Via up to the branch and our Contact, for the ``local`` they were made for
+        self._via_for: Address | None = None
+        self._via_prefix = ""
+        self._contact_for: Address | None = None
+        self._contact_user = user
+        self._contact = ""
 
     # ------------------------------------------------------------------ Endpoint contract
 
@@ -519,7 +571,8 @@ class UserAgent:
     def receive_datagram(self, data: bytes, src: Address, now: float) -> None:
         """Feed exactly one SIP message received from ``src``."""
         self.stats.received += 1
-        self._record(MessageRecord(now, "in", src, self.local, data))
+        if self.recorders:
+            self._record(MessageRecord(now, "in", src, self.local, data))
         try:
             message = parse_message(data, max_size=self.max_size,
                                     stream=src.transport in ("tcp", "tls"))
@@ -550,6 +603,8 @@ class UserAgent:
                 continue  # stale entry: the owner was re-armed or finished
             owner.handle_timer(now)
             self._arm(owner)
+        self._timer_j.fire(now)
+        self._timer_k.fire(now)
         for extension in list(self.extensions):
             deadline_ext = extension.get_timer()
             if deadline_ext is not None and deadline_ext <= now:
@@ -561,12 +616,18 @@ class UserAgent:
         heap = self._heap
         while heap and heap[0][2].get_timer() != heap[0][0]:
             heapq.heappop(heap)
-        deadlines = [heap[0][0]] if heap else []
+        best = heap[0][0] if heap else None
+        deadline = self._timer_j.earliest()
+        if deadline is not None and (best is None or deadline < best):
+            best = deadline
+        deadline = self._timer_k.earliest()
+        if deadline is not None and (best is None or deadline < best):
+            best = deadline
         for extension in self.extensions:
             deadline = extension.get_timer()
-            if deadline is not None:
-                deadlines.append(deadline)
-        return min(deadlines) if deadlines else None
+            if deadline is not None and (best is None or deadline < best):
+                best = deadline
+        return best
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
         """Everything queued since the last call, in order."""
@@ -643,8 +704,12 @@ class UserAgent:
     def via(self, branch: str | None = None) -> str:
         """Our Via value: sent-by from :attr:`local`, the branch, and ``rport`` (RFC 3581)."""
         branch = branch or self.ids.branch()
-        sent_by = _hostport(self.local.host, self.local.port)
-        return f"SIP/2.0/{_via_transport(self.local.transport)} {sent_by};branch={branch};rport"
+        local = self.local
+        if self._via_for is not local:  # made again when bind() moves us
+            sent_by = _hostport(local.host, local.port)
+            self._via_prefix = f"SIP/2.0/{_via_transport(local.transport)} {sent_by};branch="
+            self._via_for = local
+        return f"{self._via_prefix}{branch};rport"
 
     def contact_uri(self, user: str | None = None) -> str:
         """``sip:user@host:port`` (``;transport=tcp`` off UDP) where we receive."""
@@ -657,6 +722,13 @@ class UserAgent:
 
     def contact(self, user: str | None = None) -> str:
         """Our Contact header value."""
+        if user is None:
+            # made again when bind() moves us or the user changes
+            if self._contact_for is not self.local or self._contact_user is not self.user:
+                self._contact = f"<{self.contact_uri()}>"
+                self._contact_for = self.local
+                self._contact_user = self.user
+            return self._contact
         return f"<{self.contact_uri(user)}>"
 
     def aor(self, user: str | None = None) -> str:
@@ -726,12 +798,18 @@ class UserAgent:
         (a test tool may need an odd branch). ACK has no transaction: use :meth:`ack` or
         :meth:`send_stateless`.
         """
+        return self._send_new(request, dst, now, None)
+
+    def _send_new(self, request: Request, dst: Address, now: float,
+                  branch: str | None) -> TransactionKey:
+        """:meth:`send_request`; ``branch`` is the top Via's, when we just wrote it."""
         if request.method == "ACK":
             raise TransactionError("ACK is sent with ack() or send_stateless()")
-        if "via" not in request.headers:
-            request = request.replace(headers=request.headers.added("Via", self.via(),
+        if branch is None and "via" not in request.headers:
+            branch = self.ids.branch()
+            request = request.replace(headers=request.headers.added("Via", self.via(branch),
                                                                      first=True))
-        txn = new_client_transaction(request, dst, self, self.timer_config)
+        txn = new_client_transaction(request, dst, self, self.timer_config, branch)
         if txn.key in self._client or txn.key in self._absorbing:
             raise TransactionError(f"branch already in use: {txn.key}")
         self._client[txn.key] = txn
@@ -761,10 +839,11 @@ class UserAgent:
         dst: Address | None = None,
     ) -> TransactionKey:
         """Build (next CSeq) and send a request in ``dialog``; see :meth:`dialog_destination`."""
+        branch = self.ids.branch()
         request = dialog.build_request(
             method, headers=headers, body=body, content_type=content_type,
-            contact=self.contact() if contact else None, via=self.via())
-        return self.send_request(request, dst or self.dialog_destination(dialog), now)
+            contact=self.contact() if contact else None, via=self.via(branch))
+        return self._send_new(request, dst or self.dialog_destination(dialog), now, branch)
 
     def dialog_destination(self, dialog: Dialog) -> Address:
         """Where in-dialog requests go: the flow the peer uses (``dialog.peer``, which keeps
@@ -1046,7 +1125,8 @@ class UserAgent:
         answered = _Completed(txn.key, txn.peer, self._last_sent, txn.local_tag, deadline,
                               self._answered)
         self._answered[txn.key] = answered
-        self._arm(answered)
+        if not self._timer_j.add(answered):
+            self._arm(answered)
 
     def _finished(self, key: TransactionKey, status: int | None = None) -> TransactionError:
         """What answering in a transaction that is not live raises."""
@@ -1147,7 +1227,8 @@ class UserAgent:
         del self._client[txn.key]
         done = _Completed(txn.key, txn.peer, b"", None, deadline, self._absorbing)
         self._absorbing[txn.key] = done
-        self._arm(done)
+        if not self._timer_k.add(done):
+            self._arm(done)
 
     def _malformed(self, data: bytes, src: Address, error: SipParseError, now: float) -> None:
         self.stats.malformed += 1
@@ -1209,7 +1290,8 @@ class UserAgent:
     def _queue(self, data: bytes, dst: Address, now: float) -> None:
         self.stats.sent += 1
         self._outbox.append((data, dst))
-        self._record(MessageRecord(now, "out", self.local, dst, data))
+        if self.recorders:
+            self._record(MessageRecord(now, "out", self.local, dst, data))
 
     def _record(self, record: MessageRecord) -> None:
         for recorder in self.recorders:
@@ -1226,8 +1308,12 @@ class UserAgent:
         try:
             while self._incoming:
                 event = self._incoming.popleft()
+                consumed = False
                 try:
-                    consumed = any(ext.handle_event(event, now) for ext in self.extensions)
+                    for extension in self.extensions:
+                        if extension.handle_event(event, now):
+                            consumed = True
+                            break
                 except SipParseError as error:
                     # an extension read a header that does not parse (Event, Contact...)
                     consumed = True

@@ -296,6 +296,9 @@ class EndpointDriver:
 
     def transport_for(self, dst: Address) -> Transport | None:
         """The transport that sends to ``dst``: same kind, preferring the same IP family."""
+        if len(self.transports) == 1:  # the usual server: one socket
+            only = self.transports[0]
+            return only if only.kind == dst.transport and not only.closed else None
         candidates = [t for t in self.transports if t.kind == dst.transport and not t.closed]
         for transport in candidates:
             if transport.local_address.is_ipv6 == dst.is_ipv6:

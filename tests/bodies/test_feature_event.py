@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import tostring
 
 import pytest
 from hypothesis import given
@@ -517,3 +518,55 @@ def test_mutated_examples_only_raise_body_error(wire: bytes, data: st.DataObject
 def test_notify_body_only_raises_body_error(content_type: str, body: bytes) -> None:
     with contextlib.suppress(BodyError):
         parse_notify_body(content_type, body)
+
+
+def _hardened_only(body: bytes) -> Any:
+    """load_xml as it was before the plain-body fast path: the hardened parser for all."""
+    plain = afe._plain
+    afe._plain = lambda body, declared: False  # type: ignore[assignment]
+    try:
+        return afe.load_xml(body)
+    finally:
+        afe._plain = plain
+
+
+def _outcome(load: Any, body: bytes) -> tuple[Any, ...]:
+    try:
+        document = load(body)
+    except BodyError as error:
+        return ("error", error.status, error.reason,
+                [(f.rule, f.severity, f.message, f.evidence) for f in error.findings])
+    return ("ok", tostring(document.root), document.declared_encoding,
+            document.trailing_offset, document.trailing)
+
+
+@given(st.sampled_from([wire for wire, _ in EXAMPLES]), st.data())
+def test_plain_bodies_parse_as_the_hardened_parser_does(wire: bytes,
+                                                        data: st.DataObject) -> None:
+    """The C parser's fast path (no ``<!``, no NUL, ASCII-compatible encoding) gives the
+    tree, or the error, the hardened parser gives: on the examples and mutations of them
+    (entities, stray markup, junk after the root, encodings)."""
+    mutated = bytearray(wire)
+    for _ in range(data.draw(st.integers(0, 6))):
+        position = data.draw(st.integers(0, len(mutated) - 1))
+        action = data.draw(st.sampled_from(["replace", "delete", "insert"]))
+        byte = data.draw(st.sampled_from([*list(b"<>/&;\"'=x1 ?#\xff\xe9"), 128]))
+        if action == "replace":
+            mutated[position] = byte
+        elif action == "delete":
+            del mutated[position]
+        else:
+            mutated.insert(position, byte)
+    body = bytes(mutated)
+    if data.draw(st.booleans()):
+        body = body.replace(b"ISO-8859-1", data.draw(st.sampled_from(
+            [b"UTF-8", b"us-ascii", b"latin1", b"windows-1252", b"bogus"])))
+    assert _outcome(afe.load_xml, body) == _outcome(_hardened_only, body)
+
+
+def test_plain_fast_path_is_taken_only_without_markup_declarations() -> None:
+    assert afe._plain(SET_DND, "ISO-8859-1")
+    assert not afe._plain(b'<?xml version="1.0"?><!DOCTYPE a []><a/>', None)
+    assert not afe._plain(b"<a><!-- c --></a>", None)
+    assert not afe._plain("<a/>".encode("utf-16"), None)
+    assert not afe._plain(b'<?xml version="1.0" encoding="cp500"?><a/>', "cp500")

@@ -246,6 +246,27 @@ def test_unsubscribe_gets_final_notify() -> None:
     assert subscriber.get_timer() is None and notifier.get_timer() is None
 
 
+def test_ended_subscriptions_leave_no_expiry_entries_behind() -> None:
+    """An ended or refreshed subscription's old expiry (an hour away) does not pile up in
+    the notifier's deadline heap: it stays within twice the live subscriptions (plus a
+    small slack), whatever the number of subscriptions that came and went."""
+    subscriber, notifier, wire = phone_and_server()
+    _, kept = subscribe_and_notify(subscriber, notifier, wire)  # the earliest deadline
+    for _ in range(150):
+        sub_id, server_id = subscribe_and_notify(subscriber, notifier, wire)
+        subscriber.refresh(sub_id, wire.now)
+        wire.flush()
+        subscriber.unsubscribe(sub_id, wire.now)
+        wire.flush()
+        assert notifier.get(server_id) is None
+        wire.advance(wire.now + 0.01)
+        notifier.ua.events()
+        subscriber.ua.events()
+    assert list(notifier.subscriptions) == [kept] and len(notifier.ua.dialogs) == 1
+    assert len(notifier._expiries) <= 2 * 1 + 64 + 1
+    assert notifier.get_timer() == notifier.subscriptions[kept].expires_at
+
+
 # ------------------------------------------------------------------ rejections
 
 
