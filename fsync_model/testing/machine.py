@@ -154,12 +154,6 @@ AVOIDED: dict[str, str] = {
     "line-same-value": "phone.set_sync(on) with the line already so steps PHONE_ENABLES_SYNC "
                        "/ PHONE_DISABLES_SYNC anyway: an illegal transition of the line table "
                        "(agents/phone.py set_sync). The machine toggles the setting instead.",
-    "registrar-new-nonce": "a registrar that challenges a REGISTER's credentials again with a "
-                           "new nonce (stale nonce, restart): the UA re-authenticates at once and "
-                           "the phone rebases its registration tracker on a table without a "
-                           "challenge, so the next refresh's ordinary 401 is an illegal "
-                           "transition (agents/phone.py AuthenticationRetry and the rebase of "
-                           "98581e6). No forged 401 to REGISTER.",
     "code-queued-after-sync-off": "a code change queued behind one in flight is sent after "
                                   "the line's sync was switched off (agents/phone.py "
                                   "_start_next does not look at the line). The sync toggle "
@@ -236,9 +230,8 @@ def _tampers(profile: Profile, avoid: frozenset[str]) -> list[tuple[str, Side, T
     out: list[tuple[str, Side, TamperRule]] = [
         ("forged", "server", Answer(Match("REGISTER"), 503)),
         ("loss", "server", Swallow(Match("REGISTER"), 40.0)),
+        ("forged", "server", Answer(Match("REGISTER"), 401)),
     ]
-    if "registrar-new-nonce" not in avoid:
-        out.append(("forged", "server", Answer(Match("REGISTER"), 401)))
     if profile.afe is not None:
         out += [("forged", "server", Answer(Match("SUBSCRIBE", body=False), status))
                 for status in (489, 481, 500)]

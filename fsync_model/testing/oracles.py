@@ -344,14 +344,6 @@ _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<sta
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
-        "registrar-out-of-step",
-        "the registrar keeps one registration tracker per user and takes every REGISTER "
-        "after a challenge as the authenticated one: when an attempt is abandoned (its "
-        "answer lost, refused on the path) the next plain REGISTER counts as refused "
-        "credentials, and the 2xx that follows is illegal in Registering",
-        "agents/server.py (_on_register)", "server", r".+/registration", r"Registering",
-        frozenset({"SERVER_SENDS_2XX"})),
-    KnownIssue(
         "full-state-outstanding",
         "while a full-state NOTIFY is outstanding the server's subscription table allows "
         "only the phone's 200: a NOTIFY the phone refuses (481 for a subscription it ended, "

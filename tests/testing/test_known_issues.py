@@ -60,27 +60,10 @@ def code_bye_before_ack() -> None:
     bench.check()
 
 
-def registrar_out_of_step() -> None:
-    bench = strict(Bench("yeastar"))
-    bench.arm("server", Answer(Match("REGISTER"), 503, skip=1))
-    bench.start()
-    bench.advance(40.0)
-    bench.check()
-
-
 def line_same_value() -> None:
     bench = Bench("broadsoft")
     bench.start()
     bench.set_sync(True)
-    bench.check()
-
-
-def registrar_new_nonce() -> None:
-    bench = Bench("broadsoft")
-    bench.start()
-    bench.arm("server", Answer(Match("REGISTER"), 401))
-    bench.advance(3240.0)  # the refresh: challenged by the tamper, then by the registrar
-    bench.advance(3240.0)  # the next refresh: an ordinary challenge
     bench.check()
 
 
@@ -168,9 +151,7 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "confirm-unanswered": confirm_unanswered,
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
-    "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
-    "registrar-new-nonce": registrar_new_nonce,
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
