@@ -244,6 +244,11 @@ class ReferencePhone(AgentCore):
         self._pump(now)
 
     @property
+    def registration_pending(self) -> bool:
+        """Whether a REGISTER (or de-REGISTER) awaits its answer."""
+        return self._reg_txn is not None
+
+    @property
     def online(self) -> bool:
         """Whether the line is meant to be registered (False after :meth:`unregister`)."""
         return self._online

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from fsync_model.agents import afe as afe_bodies
 from fsync_model.agents.base import AgentCore, EarlyHook
+from fsync_model.agents.control import RefusedCommand
 from fsync_model.agents.events import Observer
 from fsync_model.agents.state import Change, FeatureName, FeatureState
 from fsync_model.bodies import csta
@@ -183,7 +184,16 @@ class ReferenceServer(AgentCore):
             self._policies[user] = self.profile.with_policy(mode, status)
 
     def admin_change(self, user: str, change: Change, now: float) -> None:
-        """A change on the server (portal, API): apply, then notify per the profile."""
+        """A change on the server (portal, API): apply, then notify per the profile.
+
+        Raises `RefusedCommand` (nothing changed, nothing sent) for a no-answer ring count
+        outside the profile's range: its NOTIFY would carry a body the phone must refuse."""
+        afe = self.profile.afe
+        if afe is not None and change.rings is not None and change.rings not in afe.ring_count:
+            raise RefusedCommand(
+                f"{change.describe()}: ring count {change.rings} is outside "
+                f"{afe.ring_count.min.value}-{afe.ring_count.max.value}, the range "
+                f"{self.profile.id} takes; nothing was changed")
         self.now = now
         self._apply(user, change, "admin", now)
         feature = change.feature

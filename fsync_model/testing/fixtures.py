@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from fsync_model.agents.control import RefusedCommand
 from fsync_model.agents.events import Problem
 from fsync_model.agents.phone import ReferencePhone
 from fsync_model.agents.server import ReferenceServer
@@ -493,6 +494,8 @@ class Target(Protocol):
     def user_change(self, change: Change) -> None: ...
     def admin_change(self, change: Change) -> None: ...
     def set_sync(self, on: bool) -> None: ...
+    def unregister(self) -> None: ...
+    def register(self) -> None: ...
     def set_policy(self, policy: str, status: int | None = None) -> None: ...
     def arm(self, side: Side, rule: TamperRule) -> None: ...
     def network(self, fault: _Applies) -> None: ...
@@ -592,6 +595,8 @@ class Bench:
         self._line_cursor = 0
         #: (position in the network log, side or None, text): what the test did, for ladders
         self.marks: list[tuple[int, Side | None, str]] = []
+        #: (time, change, message): administrators' changes the server refused
+        self.refused: list[tuple[float, Change, str]] = []
 
     def _sent(self, now: float, src: Address, dst: Address, data: bytes) -> None:
         self.sent.append((now, src, dst, data))
@@ -616,9 +621,14 @@ class Bench:
             user_change(change, now)
 
         def admin(user: str, change: Change, now: float) -> None:
+            try:
+                admin_change(user, change, now)
+            except RefusedCommand as refusal:
+                # the portal refused it (a ring count out of range): nothing happened
+                self.refused.append((now, change, str(refusal)))
+                return
             if user == USER:
                 ledger.admin(change, time=now)
-            admin_change(user, change, now)
 
         def policy(user: str | None, policy: str, status: int | None = None) -> None:
             if user in (None, USER):
@@ -673,6 +683,14 @@ class Bench:
 
     def set_sync(self, on: bool) -> None:
         self.act(self.phone, lambda now: self.phone.set_sync(on, now))
+
+    def unregister(self) -> None:
+        """The phone's line goes offline: it unsubscribes and removes its binding."""
+        self.act(self.phone, self.phone.unregister)
+
+    def register(self) -> None:
+        """The phone's line comes back online after `unregister`: it registers again."""
+        self.act(self.phone, self.phone.register)
 
     def set_policy(self, policy: str, status: int | None = None) -> None:
         """The server's policy for every user: accept, reject or error (``status``)."""

@@ -17,7 +17,8 @@ device runner share them:
 * :func:`check_convergence`: once traffic is quiet, phone and server agree on every synced
   feature (as-feature-event); for one-way mechanisms the server shows the phone's latest
   change and the phone never takes a server change (3CX uaCSTA INFO); the phone is
-  registered and subscribed again, its indicator shows its state.
+  registered and subscribed again (unless it was told to unregister: then it is not
+  registered), its indicator shows its state.
 """
 from __future__ import annotations
 
@@ -611,8 +612,12 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     """Call once traffic is quiet (after a settle). See the module docstring; ``known``
     names `KNOWN_STATE_ISSUES` to tolerate."""
     out = []
-    if not phone.registered:
+    # a phone told to unregister (the line offline) must stay so, and syncs nothing
+    online = getattr(phone, "online", True)
+    if online and not phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
+    elif not online and phone.registered:
+        out.append(Violation("ORACLE-LIVENESS", "the phone unregistered, yet it is registered"))
     rings = "indicator-keeps-reverted-rings" not in set(known)
     stuck: set[str] = set()
     for spec in profile.features:
@@ -634,7 +639,7 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     server_state = server.state(user)
     if profile.afe is not None:
         server_state = effective(profile, server_state)
-        if not phone.sync_active:
+        if not phone.sync_active or not online:
             return out
         subscription = [s for s in phone.steps
                         if s.machine == MachineKey.parse(f"{profile.id}/subscription")]

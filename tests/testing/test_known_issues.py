@@ -98,13 +98,6 @@ def policy_mid_call() -> None:
     bench.check()
 
 
-def portal_ring_range() -> None:
-    bench = Bench("broadsoft")
-    bench.start()
-    bench.admin_change(Change("cfna", True, "3000", 11))
-    bench.check()
-
-
 def indicator_keeps_reverted_rings() -> None:
     bench = strict(Bench("3cx"))
     bench.start()
@@ -155,7 +148,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
-    "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
     "full-state-crosses-set-request": full_state_crosses_set_request,
