@@ -716,11 +716,13 @@ class Bench:
 
     def heal(self) -> None:
         """Every fault off: tamper rules disarmed (held messages delivered), links back to
-        perfect, datagrams held by ``hold_next`` released."""
+        perfect, ``drop_next`` / ``duplicate_next`` / ``hold_next`` rules not used up yet
+        forgotten, datagrams held by ``hold_next`` released."""
         for tamper in (self.phone_tamper, self.server_tamper):
             self.net.run_in_cycle(tamper, lambda t=tamper: t.disarm(self.net.now))  # type: ignore[misc]
         for src, dst in ((self.phone_at, self.server_at), (self.server_at, self.phone_at)):
             self.net.clear_link(src, dst)
+        self.net.clear_rules()
         self.net.release()
 
     def settle(self) -> None:

@@ -73,3 +73,15 @@ def test_mangle_damages_the_body_and_fixes_the_length() -> None:
     bench.admin_change(Change("dnd", True))
     bench.expect_problem("AFE-NS-MISSING")
     assert not bench.phone.state.dnd, "the phone refused the damaged NOTIFY"
+
+
+def test_heal_forgets_drops_not_used_up() -> None:
+    """A settle heals the network: ``drop_next`` rules armed while no traffic flowed must
+    not eat the refresh's answers afterwards (a property run reported the phone's
+    subscription not active after a settle: 21 drops to the phone were still armed)."""
+    bench = Bench("broadsoft", subscribe_expires=120)
+    bench.start()
+    bench.net.drop_next(21, dst=bench.phone_at)
+    bench.settle()
+    bench.check(final=True)
+    assert bench.net.clear_rules() == 0
