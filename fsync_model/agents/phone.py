@@ -10,6 +10,11 @@ request fails, it reverts. It accepts every variant the profile allows: a multip
 per-feature full state, both namespace spellings, 200 or 202. A uaCSTA INFO is answered and
 changes nothing (guide note on 3CX).
 
+Registration answers any sequence of digest challenges (a new nonce at once; refused
+credentials end the attempt, retried later). The line can go offline (:meth:`unregister`:
+unsubscribe, then a de-REGISTER, challenged like any REGISTER) and come back
+(:meth:`register`).
+
 One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait.
 Every message of a flow steps the flow's tracker on the model's table.
 """

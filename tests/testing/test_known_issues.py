@@ -33,6 +33,19 @@ def full_state_outstanding() -> None:
     bench.arm("phone", Answer(Match("NOTIFY"), 481))
     bench.start()
     bench.check()
+    # the same with the full state still queued behind a change NOTIFY in flight (found by
+    # a longer property run): the unsubscribe crosses it in AwaitingFullState
+    bench = strict(Bench("broadsoft", seed=64, subscribe_expires=120))
+    bench.start()
+    bench.network(LinkFaults(delay=(0.2, 1.5)))
+    bench.advance(107.81)
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.admin_change(Change("cfa", True, "100"))
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.advance(5.0)
+    bench.check()
 
 
 def confirm_unanswered() -> None:
