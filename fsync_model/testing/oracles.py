@@ -403,6 +403,15 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "confirmation for a rejection and ends Reverted (with the right value) "
         "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
         "such changes while this is listed.",
+    "code-ringing-forever":
+        "a code INVITE that got a provisional (a proxy or the PBX rings) and then never a "
+        "final answer (the INVITE lost past the proxy) never ends: an INVITE client "
+        "transaction in Proceeding has no Timer B (RFC 3261 17.1.1.2) and the phone sets "
+        "no timer of its own to give up with a CANCEL (cf. Timer C, 16.6), so the change "
+        "stays in Proceeding, the indicator pending and later changes queued behind it "
+        "(agents/phone.py _call_code / _on_flow_response; the table already has "
+        "Proceeding --PHONE_TIMEOUT--> Failed). The unfinished and indicator oracles skip "
+        "a flow stopped in Proceeding while this is listed.",
     "indicator-keeps-reverted-rings":
         "after a forward change is reverted (refused, failed), the phone's indicator keeps "
         "the refused ring count: a later local change without one shows it, while the "
@@ -629,6 +638,9 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
             continue
         if "full-state-crosses-set-request" in set(known) and runs[-1][0] in (
                 "ConfirmedAwaitingAnswer", "RejectedAwaitingAnswer"):
+            stuck.add(spec.feature.value)  # the known defect leaves it there
+            continue
+        if "code-ringing-forever" in set(known) and runs[-1][0] == "Proceeding":
             stuck.add(spec.feature.value)  # the known defect leaves it there
             continue
         out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow
+from fsync_model.testing.fixtures import Answer, Bench, Match, Provisional, Swallow
 from fsync_model.testing.machine import AVOIDED
 from fsync_model.testing.oracles import (
     KNOWN_STATE_ISSUES,
@@ -78,6 +78,16 @@ def line_same_value() -> None:
     bench.start()
     bench.set_sync(True)
     bench.check()
+
+
+def code_ringing_forever() -> None:
+    bench = strict(Bench("zte-ims"))
+    bench.start()
+    bench.arm("server", Provisional(Match("INVITE")))  # a proxy rings ...
+    bench.arm("server", Swallow(Match("INVITE"), 40.0))  # ... and loses the INVITE
+    bench.user_change(Change("dnd", True))
+    bench.settle()
+    bench.check(final=True)
 
 
 def code_queued_after_sync_off() -> None:
@@ -159,6 +169,7 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "code-bye-before-ack": code_bye_before_ack,
     "line-same-value": line_same_value,
     "code-queued-after-sync-off": code_queued_after_sync_off,
+    "code-ringing-forever": code_ringing_forever,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
