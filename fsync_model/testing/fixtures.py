@@ -330,10 +330,11 @@ class Tamper:
         if isinstance(msg, Request) and _transaction(msg) in self._answered:
             self._outbox.append((self._answered[_transaction(msg)], src))
             return
+        arrived = data
         if msg is not None and not (isinstance(msg, Request)
                                     and _transaction(msg) in self._delivered):
             for armed in list(self.rules):
-                result = self._apply(armed, msg, data, src, now)
+                result = self._apply(armed, msg, data, src, now, arrived)
                 if result is None:
                     return
                 if result is not data:
@@ -363,8 +364,10 @@ class Tamper:
         return True
 
     def _apply(self, armed: _Armed, msg: Message, data: bytes, src: Address,
-               now: float) -> bytes | None:
-        """The data to pass on (``data`` itself when untouched), or None when consumed."""
+               now: float, arrived: bytes) -> bytes | None:
+        """The data to pass on (``data`` itself when untouched), or None when consumed.
+        ``arrived`` is the datagram as the network delivered it (before an earlier rule
+        mangled it): events name what arrived, so the oracles can tell it was dropped."""
         rule = armed.rule
         if not rule.match.matches(msg):
             return data
@@ -385,7 +388,7 @@ class Tamper:
                 armed.handled[key] = reply
                 self._answered[key] = reply
                 self._outbox.append((reply, src))
-                self._log(now, "answered", rule, data)
+                self._log(now, "answered", rule, arrived)
                 return None
             reply = self._forge(msg, rule.status).serialize()
             armed.handled[key] = reply
@@ -395,7 +398,7 @@ class Tamper:
         if isinstance(rule, Swallow):
             if armed.window_end is not None:
                 if now <= armed.window_end:
-                    self._log(now, "swallowed", rule, data)
+                    self._log(now, "swallowed", rule, arrived)
                     return None
                 return data
             fresh = self._new(armed, key, rule.skip)
@@ -403,20 +406,20 @@ class Tamper:
                 return data
             armed.window_end = now + rule.seconds
             armed.handled[key] = b""
-            self._log(now, "swallowed", rule, data)
+            self._log(now, "swallowed", rule, arrived)
             return None
         if isinstance(rule, HoldBack):
             if armed.released:
                 return data
             if armed.held is not None:
-                self._log(now, "swallowed", rule, data)
+                self._log(now, "swallowed", rule, arrived)
                 return None
             fresh = self._new(armed, key, rule.skip)
             if not fresh:
                 return data
             armed.held = (data, src)
             armed.handled[key] = b""
-            self._log(now, "held", rule, data)
+            self._log(now, "held", rule, arrived)
             return None
         # Mangle
         if key in armed.handled:
