@@ -395,8 +395,10 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "full state answering a late refresh that arrives while a set request is in flight "
         "is taken as its confirmation (old state: Reverted), and a change NOTIFY arriving "
         "during a refresh as the full state (agents/phone.py _on_notify; the routing rule "
-        "in model/tables.py). The phone converges on the next NOTIFY. The policy oracle "
-        "skips changes whose flow overlaps a subscription exchange while this is listed.",
+        "in model/tables.py). The phone converges on the next NOTIFY. The confirmation "
+        "the full state displaced, still on its way, is then taken for the next change's "
+        "(which ends Reverted). The policy oracle skips changes whose flow overlaps a "
+        "subscription exchange, or starts within 64*T1 of one, while this is listed.",
     "phone-reverts-on-default-rings":
         "a no-answer forward set at the phone without a ring count is confirmed with the "
         "server's ring count (its default): the phone compares ring counts, takes the "
@@ -698,7 +700,10 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
                 continue
-            if crossing and any(start <= t <= finish for t in exchanges):
+            # the confirmation the full state displaced may still come (for up to 64*T1)
+            # and be taken for the next change's: that one is skipped too
+            if crossing and any(start - TRANSACTION_LIFETIME <= t <= finish
+                                for t in exchanges):
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate
