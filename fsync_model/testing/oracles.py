@@ -398,7 +398,8 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "in model/tables.py). The phone converges on the next NOTIFY. The confirmation "
         "the full state displaced, still on its way, is then taken for the next change's "
         "(which ends Reverted). The policy oracle skips changes whose flow overlaps a "
-        "subscription exchange, or starts within 64*T1 of one, while this is listed.",
+        "subscription exchange, and the next change of the feature within 64*T1, while "
+        "this is listed.",
     "phone-reverts-on-default-rings":
         "a no-answer forward set at the phone without a ring count is confirmed with the "
         "server's ring count (its default): the phone compares ring counts, takes the "
@@ -692,7 +693,12 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
         made = [e.change for e in ledger.events if e.kind == "user" and e.active
                 and e.change is not None and e.change.feature == name]
+        crossed: float | None = None  # when the last run overlapping an exchange ended
         for index, (end, start, _, finish) in enumerate(_runs(phone.steps, key)):
+            overlaps = crossing and any(start <= t <= finish for t in exchanges)
+            after_crossed = crossed is not None and start - crossed <= TRANSACTION_LIFETIME
+            if overlaps:
+                crossed = finish
             change = made[index] if index < len(made) else None
             if default_rings and change is not None and change.on and change.rings is None and (
                     name == "cfna"):
@@ -700,10 +706,9 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
                 continue
-            # the confirmation the full state displaced may still come (for up to 64*T1)
-            # and be taken for the next change's: that one is skipped too
-            if crossing and any(start - TRANSACTION_LIFETIME <= t <= finish
-                                for t in exchanges):
+            if overlaps or after_crossed:
+                # the full state crossed this change; or it crossed the one before, and the
+                # confirmation it displaced (on its way for up to 64*T1) was taken for this
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate
