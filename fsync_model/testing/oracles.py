@@ -398,8 +398,8 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "in model/tables.py). The phone converges on the next NOTIFY. The confirmation "
         "the full state displaced, still on its way, is then taken for the next change's "
         "(which ends Reverted). The policy oracle skips changes whose flow overlaps a "
-        "subscription exchange, and the next change of the feature within 64*T1, while "
-        "this is listed.",
+        "subscription exchange or starts within 64*T1 of a refresh (its full state may be "
+        "late), and the next change of the feature within 64*T1, while this is listed.",
     "phone-reverts-on-default-rings":
         "a no-answer forward set at the phone without a ring count is confirmed with the "
         "server's ring count (its default): the phone compares ring counts, takes the "
@@ -685,6 +685,10 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
     crossing = "full-state-crosses-set-request" in set(known)
     subscription = MachineKey(profile.id, FlowKind.SUBSCRIPTION)
     exchanges = [s.time for s in phone.steps if s.machine == subscription and s.time is not None]
+    # refreshes sent while Active: their full state may come late (retransmitted for up to
+    # 64*T1, or queued behind another NOTIFY) and cross a set request sent meanwhile
+    refreshes = [s.time for s in phone.steps if s.machine == subscription and s.time is not None
+                 and s.source == "Active" and s.input.value == "PHONE_SENDS_SUBSCRIBE"]
     out = []
     for spec in profile.features:
         if spec.phone is None:
@@ -706,9 +710,11 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
                 continue
-            if overlaps or after_crossed:
-                # the full state crossed this change; or it crossed the one before, and the
-                # confirmation it displaced (on its way for up to 64*T1) was taken for this
+            if overlaps or after_crossed or (crossing and any(
+                    start - TRANSACTION_LIFETIME <= t <= finish for t in refreshes)):
+                # the full state crossed this change (a refresh's, maybe late); or it crossed
+                # the one before, and the confirmation it displaced (on its way for up to
+                # 64*T1) was taken for this
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate
