@@ -25,7 +25,9 @@ class SansIOEndpoint(Protocol):
 
 class ServerAgentAPI(SansIOEndpoint, Protocol):
     def admin_change(self, user: str, change: Change, now: float) -> None:
-        """A change on the server (portal, API): apply it and notify per the profile."""
+        """A change on the server (portal, API): apply it and notify per the profile.
+        Raises ``control.RefusedCommand`` (a ValueError), changing nothing, for a change
+        the profile does not take (a ring count outside its range)."""
 
     def state(self, user: str) -> FeatureState:
         """The server's state for ``user`` (default state for an unknown user)."""
@@ -48,6 +50,12 @@ class PhoneAgentAPI(SansIOEndpoint, Protocol):
 
     def set_sync(self, on: bool, now: float) -> None:
         """The line's feature-sync setting (off by default)."""
+
+    def unregister(self, now: float) -> None:
+        """The line goes offline: unsubscribe and remove the binding (``Expires: 0``)."""
+
+    def register(self, now: float) -> None:
+        """The line comes back online after :meth:`unregister`."""
 
     @property
     def state(self) -> FeatureState:

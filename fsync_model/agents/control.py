@@ -9,9 +9,12 @@ Lab scripts write these lines on stdin or POST them to the HTTP API::
     <user> state
 
 Extensions (never renames): ``<user> policy accept|reject|error [status]`` on the server,
-``sync on|off`` on the phone (the line's feature-sync setting), ``state`` alone for every
-user, ``help``. A line that does not parse raises :class:`ControlError` whose message shows
-the form to type instead.
+``sync on|off`` on the phone (the line's feature-sync setting), ``unregister`` and
+``register`` on the phone (the line goes offline: it unsubscribes and removes its binding
+with a REGISTER ``Expires: 0``; and comes back), ``state`` alone for every user, ``help``.
+A line that does not parse raises :class:`ControlError` whose message shows the form to
+type instead; a command the agent refuses as it stands (a ring count outside the
+profile's range) raises :class:`RefusedCommand`, a ControlError, and changes nothing.
 """
 from __future__ import annotations
 
@@ -25,12 +28,19 @@ SERVER_USAGE = (
 )
 PHONE_USAGE = (
     "dnd on|off | cfa|cfb on <number> | cfna on <number> [<rings>] | <feature> off | state | "
-    "sync on|off"
+    "sync on|off | unregister | register"
 )
 
 
 class ControlError(ValueError):
     """A control line that does not parse; the message says what to type instead."""
+
+
+class RefusedCommand(ControlError):
+    """A command that parses but that the agent refuses as it stands, e.g. an administrator's
+    ring count outside the profile's range: nothing was changed and nothing was sent; the
+    message says what is accepted. The CLI and the HTTP API report it as any ControlError
+    (an ``error`` event, HTTP 400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +67,18 @@ class SetSync:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRegistration:
+    """``register`` (True) or ``unregister`` (False) on the phone."""
+
+    registered: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     pass
 
 
-Command = SetFeature | QueryState | SetPolicy | SetSync | Help
+Command = SetFeature | QueryState | SetPolicy | SetSync | SetRegistration | Help
 
 
 def _on_off(word: str, where: str) -> bool:
@@ -148,4 +165,8 @@ def parse_phone_line(line: str) -> Command | None:
         if len(words) != 2:
             raise ControlError("expected: sync on|off")
         return SetSync(_on_off(words[1], "sync"))
+    if words[0] in ("register", "unregister"):
+        if len(words) != 1:
+            raise ControlError(f"{words[0]} takes nothing more: '{words[0]}'")
+        return SetRegistration(words[0] == "register")
     return _feature_command(None, words, PHONE_USAGE)

@@ -10,6 +10,11 @@ request fails, it reverts. It accepts every variant the profile allows: a multip
 per-feature full state, both namespace spellings, 200 or 202. A uaCSTA INFO is answered and
 changes nothing (guide note on 3CX).
 
+Registration answers any sequence of digest challenges (a new nonce at once; refused
+credentials end the attempt, retried later). The line can go offline (:meth:`unregister`:
+unsubscribe, then a de-REGISTER, challenged like any REGISTER) and come back
+(:meth:`register`).
+
 One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait.
 Every message of a flow steps the flow's tracker on the model's table.
 """
@@ -47,7 +52,7 @@ from fsync_model.profile import (
     uri_user,
 )
 from fsync_model.sip.errors import SipParseError
-from fsync_model.sip.message import parse_message
+from fsync_model.sip.message import Request, parse_message
 from fsync_model.sip.sdp import make_offer
 from fsync_model.sip.subscription import (
     NotifyReceived,
@@ -80,6 +85,14 @@ _ALLOW = "INVITE, ACK, BYE, CANCEL, NOTIFY, INFO, OPTIONS"
 def hostport(address: Address) -> str:
     host = f"[{address.host}]" if ":" in address.host else address.host
     return f"{host}:{address.port}" if address.port else host
+
+
+def _expires_zero(request: Request) -> bool:
+    """Whether ``request`` (a REGISTER this phone built) removes the binding."""
+    try:
+        return request.expires == 0
+    except SipParseError:
+        return False
 
 
 @dataclass(eq=False)
@@ -130,6 +143,8 @@ class ReferencePhone(AgentCore):
         self._wanted_sync = profile.line.default_sync.value if sync is None else sync
         self.registration = self.tracker(MachineKey(profile.id, FlowKind.REGISTRATION))
         self.registered = False
+        #: the line is meant to be registered (False after unregister())
+        self._online = True
         self._reg_txn: TransactionKey | None = None
         self._reg_call_id: str | None = None
         self._reg_cseq = 0
@@ -205,18 +220,92 @@ class ReferencePhone(AgentCore):
 
     # ------------------------------------------------------------------ registration
 
-    def _register(self, now: float) -> None:
-        expires = self.profile.registration.expires.value
+    def unregister(self, now: float) -> None:
+        """The line goes offline: end the subscription and remove the binding (REGISTER
+        with ``Expires: 0``, challenged like any REGISTER). A registration in progress is
+        finished first and then removed; no refresh or retry follows."""
+        self.now = now
+        self._online = False
+        self.deadlines.cancel("register")
+        if self.subscriber is not None and self.sub_id is not None:
+            self.subscriber.unsubscribe(self.sub_id, now)
+            self.sub_id = None
+            self.subscription = None
+        self.info("unregistering", now, registered=self.registered)
+        if self._reg_txn is None and self.registration.state == "Registered":
+            self._register(now, unregister=True)
+        self.registered = False
+        self._pump(now)
+
+    def register(self, now: float) -> None:
+        """The line comes back online after :meth:`unregister`: register (and subscribe)
+        again, once a de-REGISTER still in progress has ended."""
+        self.now = now
+        if self._online:
+            return
+        self._online = True
+        if self._reg_txn is None:
+            self._register(now)
+        self._pump(now)
+
+    @property
+    def registration_pending(self) -> bool:
+        """Whether a REGISTER (or de-REGISTER) awaits its answer."""
+        return self._reg_txn is not None
+
+    @property
+    def online(self) -> bool:
+        """Whether the line is meant to be registered (False after :meth:`unregister`)."""
+        return self._online
+
+    def _register(self, now: float, *, unregister: bool = False) -> None:
+        expires = 0 if unregister else self.profile.registration.expires.value
         self._reg_cseq += 1
         request = self.ua.build_request(
             "REGISTER", f"sip:{hostport(self.server)}", from_uri=self.aor, to_uri=self.aor,
             call_id=self._reg_call_id, cseq=self._reg_cseq, headers=[("Expires", str(expires))])
         self._reg_call_id = request.call_id
-        self.step(self.registration, Input.PHONE_SENDS_REGISTER, now)
+        if unregister:
+            self._registration_step(Input.PHONE_SENDS_UNREGISTER, now)
+        else:
+            if self.registration.state not in ("Unregistered", "RetryWait", "Registered"):
+                # the last attempt was given up (credentials refused): a new one starts
+                self.registration = self.tracker(self.registration.key)
+            self._registration_step(Input.PHONE_SENDS_REGISTER, now)
         self._reg_txn = self.ua.send_request(request, self.server, now)
 
     def _on_register_timer(self, name: str, now: float) -> None:
-        self._register(now)
+        if self._online and self._reg_txn is None:
+            self._register(now)
+
+    def _registration_step(self, input: Input, now: float) -> bool:
+        """Step the registration tracker. A registrar that challenges where the profile
+        says it does not, or accepts where the profile expects a challenge (a trusted
+        address), is followed on the table of the other variant for as long as the
+        profile's table has no such state, then the profile's table is taken up again."""
+        tracker = self.registration
+        own = self.tables[tracker.key]
+        if not tracker.allows(input):
+            reg = self.profile.registration
+            other = None if reg.challenge.value is not None else 401
+            variant = replace(self.profile, registration=replace(
+                reg, challenge=replace(reg.challenge, value=other)))
+            rebased = self._rebase(tracker, machines_for(variant)[tracker.key])
+            if rebased is not None and rebased.allows(input):
+                self.registration = tracker = rebased
+                if input is Input.SERVER_SENDS_2XX and other is None:
+                    self.problem("REGISTER-NOT-CHALLENGED", "the registrar accepted REGISTER "
+                                 f"without the {reg.challenge.value} challenge the profile "
+                                 "expects", now, severity="info")
+                elif input is Input.SERVER_SENDS_CHALLENGE and other is not None:
+                    self.problem("REGISTER-CHALLENGED", "the registrar challenged REGISTER, "
+                                 "which the profile says it does not", now, severity="info")
+        stepped = self.step(tracker, input, now)
+        if tracker.table is not own:
+            back = self._rebase(tracker, own)
+            if back is not None:
+                self.registration = back
+        return stepped
 
     def _on_register_response(self, event: ResponseReceived, now: float) -> None:
         response = event.response
@@ -224,40 +313,41 @@ class ReferencePhone(AgentCore):
         if response.is_provisional:
             return
         self._reg_txn = None
+        removal = _expires_zero(event.request)
         if response.is_success:
-            if not self.registration.allows(Input.SERVER_SENDS_2XX):
-                self._follow_registrar(now)
-            self.step(self.registration, Input.SERVER_SENDS_2XX, now)
-            try:
-                granted = response.expires
-            except SipParseError:
-                granted = None
-            granted = granted or self.profile.registration.expires.value
-            self.deadlines.set("register", now + max(granted * 0.9, 1.0))
-            first = not self.registered
-            self.registered = True
-            self.info("registered", now, expires=granted, server=str(self.server))
-            if first:
-                self._maybe_subscribe(now)
+            self._registration_step(Input.SERVER_SENDS_2XX, now)
+        else:
+            self._registration_step(Input.SERVER_SENDS_CHALLENGE if response.status in (401, 407)
+                                    else Input.SERVER_SENDS_ERROR, now)
+        if removal:
+            self.info("unregistered", now, status=response.status)
+            self._registration_ended(now)
             return
-        input = (Input.SERVER_SENDS_CHALLENGE if response.status in (401, 407)
-                 else Input.SERVER_SENDS_ERROR)
-        self.step(self.registration, input, now)
-        self._retry_register(now, f"REGISTER answered {response.status} {response.reason}")
+        if not response.is_success:
+            if self._online:
+                self._retry_register(now, f"REGISTER answered {response.status} "
+                                          f"{response.reason}")
+            return
+        try:
+            granted = response.expires
+        except SipParseError:
+            granted = None
+        granted = granted or self.profile.registration.expires.value
+        if not self._online:  # unregistered while this REGISTER was on its way
+            self._register(now, unregister=True)
+            return
+        self.deadlines.set("register", now + max(granted * 0.9, 1.0))
+        first = not self.registered
+        self.registered = True
+        self.info("registered", now, expires=granted, server=str(self.server))
+        if first:
+            self._maybe_subscribe(now)
 
-    def _follow_registrar(self, now: float) -> None:
-        """The registrar accepted without the challenge the profile expects (a trusted
-        address): follow the registration table of a registrar that does not challenge."""
-        reg = self.profile.registration
-        variant = replace(self.profile,
-                          registration=replace(reg, challenge=replace(reg.challenge, value=None)))
-        rebased = self._rebase(self.registration, machines_for(variant)[self.registration.key])
-        if rebased is None:
-            return
-        self.registration = rebased
-        self.problem("REGISTER-NOT-CHALLENGED", "the registrar accepted REGISTER without the "
-                     f"{reg.challenge.value} challenge the profile expects", now,
-                     severity="info")
+    def _registration_ended(self, now: float) -> None:
+        """A de-REGISTER ended (whatever its answer: the binding expires anyway); register
+        again if the line came back online meanwhile."""
+        if self._online:
+            self._register(now)
 
     def _retry_register(self, now: float, why: str) -> None:
         retry = self.profile.registration.retry_after
@@ -640,8 +730,11 @@ class ReferencePhone(AgentCore):
                 self._on_flow_response(flow, event, now)
         elif isinstance(event, AuthenticationRetry):
             if event.old == self._reg_txn:
-                self.step(self.registration, Input.SERVER_SENDS_CHALLENGE, now)
-                self.step(self.registration, Input.PHONE_SENDS_REGISTER, now)
+                # challenged (again, with a new nonce): the UA sent the credentials at once
+                self._registration_step(Input.SERVER_SENDS_CHALLENGE, now)
+                self._registration_step(Input.PHONE_SENDS_UNREGISTER
+                                        if _expires_zero(event.request)
+                                        else Input.PHONE_SENDS_REGISTER, now)
                 self._reg_txn = event.new
                 self._reg_cseq = max(self._reg_cseq, event.request.cseq.seq)
                 return
@@ -654,8 +747,11 @@ class ReferencePhone(AgentCore):
             key = event.transaction
             if key is not None and key == self._reg_txn:
                 self._reg_txn = None
-                self.step(self.registration, Input.PHONE_TIMEOUT, now)
-                self._retry_register(now, "REGISTER got no answer")
+                self._registration_step(Input.PHONE_TIMEOUT, now)
+                if self.registration.state == "Unregistered":  # a de-REGISTER
+                    self._registration_ended(now)
+                elif self._online:
+                    self._retry_register(now, "REGISTER got no answer")
                 return
             flow = self._txn_flows.pop(key, None) if key is not None else None
             if flow is not None:

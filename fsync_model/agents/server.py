@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from fsync_model.agents import afe as afe_bodies
 from fsync_model.agents.base import AgentCore, EarlyHook
+from fsync_model.agents.control import RefusedCommand
 from fsync_model.agents.events import Observer
 from fsync_model.agents.state import Change, FeatureName, FeatureState
 from fsync_model.bodies import csta
@@ -183,7 +184,16 @@ class ReferenceServer(AgentCore):
             self._policies[user] = self.profile.with_policy(mode, status)
 
     def admin_change(self, user: str, change: Change, now: float) -> None:
-        """A change on the server (portal, API): apply, then notify per the profile."""
+        """A change on the server (portal, API): apply, then notify per the profile.
+
+        Raises `RefusedCommand` (nothing changed, nothing sent) for a no-answer ring count
+        outside the profile's range: its NOTIFY would carry a body the phone must refuse."""
+        afe = self.profile.afe
+        if afe is not None and change.rings is not None and change.rings not in afe.ring_count:
+            raise RefusedCommand(
+                f"{change.describe()}: ring count {change.rings} is outside "
+                f"{afe.ring_count.min.value}-{afe.ring_count.max.value}, the range "
+                f"{self.profile.id} takes; nothing was changed")
         self.now = now
         self._apply(user, change, "admin", now)
         feature = change.feature
@@ -350,29 +360,60 @@ class ReferenceServer(AgentCore):
 
     # ------------------------------------------------------------------ registrar
 
-    def _challenge_ok(self, event: RequestReceived, status: int, now: float) -> bool:
-        """Digest-check ``event``'s request; challenge it (and return False) when needed."""
+    def _challenge_ok(self, event: RequestReceived, status: int, now: float, *,
+                      again: bool = False) -> bool:
+        """Digest-check ``event``'s request; challenge it (and return False) when needed.
+
+        Credentials refused (wrong password) are challenged with their own nonce again, so
+        a UA stops there (RFC 3261 22.2); good credentials with a nonce we do not know (or
+        ``again``: credentials that answer no challenge of ours) get a new nonce and
+        ``stale=true`` (RFC 7616 3.3), which a UA answers at once."""
         header = "Authorization" if status == 401 else "Proxy-Authorization"
         value = event.request.headers.get(header)
+        stale = False
+        nonce: str | None = None
         if value is not None:
             try:
                 result = verify(value, event.request.method, lambda user, realm: self.password,
                                 header=header)
             except UnicodeError:  # credentials that are not UTF-8 cannot be hashed
                 result = Verification(False, None, "credentials are not UTF-8")
-            nonce = result.credentials.nonce if result.credentials else None
-            if result.ok and nonce in self._nonces:
+            sent = result.credentials.nonce if result.credentials else None
+            if result.ok and sent in self._nonces and not again:
                 return True
             if not result.ok:
                 self.problem("DIGEST-REFUSED", f"credentials refused: {result.reason}", now,
                              severity="warning")
+                nonce = sent if sent in self._nonces else None
+            else:
+                stale = True
         realm = self.profile.registration.realm
-        nonce = f"{self.rng.getrandbits(64):016x}"
-        self._nonces.add(nonce)
-        challenge = Challenge(realm.value if realm else "fsync", nonce, qop=("auth",))
+        if nonce is None:
+            nonce = f"{self.rng.getrandbits(64):016x}"
+            self._nonces.add(nonce)
+        challenge = Challenge(realm.value if realm else "fsync", nonce, qop=("auth",),
+                              stale=stale)
         name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
         self.ua.reply(event.transaction, status, now, headers=[(name, challenge.to_header())])
         return False
+
+    def _registration_tracker(self, user: str, input: Input, credentials: bool) -> FlowTracker:
+        """The registration tracker of ``user`` ready to take ``input``, classified by what
+        the REGISTER carries: without credentials it refreshes a registration or starts a
+        new attempt (whatever became of the last one: abandoned, lost, refused on the way);
+        with credentials it answers the last challenge, or refreshes a registration (sent
+        without waiting for a challenge). A de-REGISTER that fits nowhere is about whatever
+        binding there is: it starts from Registered."""
+        tracker = self._registration_trackers.get(user)
+        if tracker is not None and tracker.allows(input) and (
+                tracker.state == "Registered"
+                or credentials == tracker.state.endswith("Challenged")):
+            return tracker
+        table = self.tables[MachineKey(self.profile.id, FlowKind.REGISTRATION)]
+        tracker = FlowTracker(table, role=Party.SERVER, record=self.record_steps, state=(
+            "Registered" if input is Input.PHONE_SENDS_UNREGISTER else None))
+        self._registration_trackers[user] = tracker
+        return tracker
 
     def _on_register(self, event: RequestReceived, now: float) -> None:
         request = event.request
@@ -386,14 +427,15 @@ class ReferenceServer(AgentCore):
             return
         if expires is None:
             expires = self.profile.registration.expires.value
-        tracker = self._registration_trackers.get(user)
-        if tracker is None:
-            tracker = self._lifecycle(FlowKind.REGISTRATION)
-            self._registration_trackers[user] = tracker
-        self.step(tracker, Input.PHONE_SENDS_UNREGISTER if expires == 0
-                  else Input.PHONE_SENDS_REGISTER, now)
+        input = Input.PHONE_SENDS_UNREGISTER if expires == 0 else Input.PHONE_SENDS_REGISTER
         challenge = self.profile.registration.challenge.value
-        if challenge and not self._challenge_ok(event, challenge, now):
+        credentials = challenge is not None and request.headers.get(
+            "Authorization" if challenge == 401 else "Proxy-Authorization") is not None
+        tracker = self._registration_tracker(user, input, credentials)
+        self.step(tracker, input, now)
+        # credentials that answer no challenge of ours, where the table wants one first
+        again = credentials and not tracker.allows(Input.SERVER_SENDS_2XX)
+        if challenge and not self._challenge_ok(event, challenge, now, again=again):
             self.step(tracker, Input.SERVER_SENDS_CHALLENGE, now)
             return
         contact = request.headers.get("contact")

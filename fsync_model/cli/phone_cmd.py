@@ -12,6 +12,7 @@ from fsync_model.agents.control import (
     Help,
     QueryState,
     SetFeature,
+    SetRegistration,
     SetSync,
     parse_phone_line,
 )
@@ -32,6 +33,9 @@ control lines (stdin, or POST /command), the user is the phone's own:
   dnd on|off                        cfa|cfb on <number>
   cfna on <number> [<rings>]        <feature> off
   state                             sync on|off        (the line's feature-sync setting)
+  unregister                        register           (the line goes offline: it
+                                    unsubscribes and removes its binding, Expires: 0; and
+                                    comes back: registers and subscribes again)
   help                              lines starting with # are comments
 
 output (stdout): one JSON object per line: first, once bound, {"event": "info", "what":
@@ -42,7 +46,8 @@ agent event (state, message, step, problem, info) and one result per control lin
 Logs go to stderr.
 
 EOF on stdin does NOT stop the phone: it keeps running until SIGINT or SIGTERM (exit 0),
-unless --exit-on-eof is given.
+unless --exit-on-eof is given. On the way out a registered phone unregisters (waiting at
+most a second for the registrar's answer).
 
 HTTP API (--api, loopback only): POST /command (a control line as text/plain, or JSON
 {"line": "dnd on"}), GET /state (the confirmed state), GET /events?since=N (buffered JSON
@@ -126,6 +131,15 @@ class PhoneApp(runtime.AgentApp):
     def parse(self, line: str) -> Command | None:
         return parse_phone_line(line)
 
+    def stopping(self, now: float) -> None:
+        """On the way out a registered phone unregisters (a stand-in may not know how)."""
+        unregister = getattr(self.agent, "unregister", None)
+        if unregister is not None and getattr(self.agent, "registered", False):
+            unregister(now)
+
+    def busy(self) -> bool:
+        return bool(getattr(self.agent, "registration_pending", False))
+
     def apply(self, command: Command, now: float) -> dict[str, Any]:
         agent = self.agent
         if isinstance(command, SetFeature):
@@ -139,6 +153,12 @@ class PhoneApp(runtime.AgentApp):
             agent.set_sync(command.on, now)
             self.sync = command.on
             return {"event": "ok", "user": self.user, "sync": self.sync_active}
+        if isinstance(command, SetRegistration):
+            if command.registered:
+                agent.register(now)
+            else:
+                agent.unregister(now)
+            return {"event": "ok", "user": self.user, "online": command.registered}
         if isinstance(command, Help):
             return {"event": "help", "usage": PHONE_USAGE}
         raise ValueError(f"not a phone command; forms: {PHONE_USAGE}")

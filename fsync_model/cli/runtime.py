@@ -53,6 +53,8 @@ MAX_STDIN_LINE: Final = 64 * 1024
 CHATTY_EVENTS: Final = frozenset({"message", "step"})
 #: Seconds allowed for sockets to close at shutdown.
 CLOSE_TIMEOUT: Final = 0.5
+#: Seconds the agent may take to finish up at shutdown (the phone's de-REGISTER).
+WIND_DOWN: Final = 1.0
 #: Young objects allowed before a collection (Python's default is 700).
 GC_THRESHOLD: Final = 50_000
 
@@ -320,6 +322,15 @@ class AgentApp(ABC):
     def state_document(self, user: str | None) -> Any | None:
         """``GET /state[/<user>]``: the state JSON; None when there is no such user."""
 
+    def stopping(self, now: float) -> None:
+        """Called in a driver cycle when the command stops (the phone unregisters here)."""
+        return None
+
+    def busy(self) -> bool:
+        """Whether what :meth:`stopping` began still waits for the peer (at most
+        :data:`WIND_DOWN` seconds)."""
+        return False
+
     def health(self) -> dict[str, Any]:
         return {}
 
@@ -447,6 +458,7 @@ class Runtime:
         finally:
             for sig in handled:
                 loop.remove_signal_handler(sig)
+            await self._wind_down()
             await self._shutdown()
             if pcap is not None:
                 pcap.close()
@@ -515,6 +527,21 @@ class Runtime:
         else:
             logger.info("stdin closed; still running until SIGINT or SIGTERM "
                         "(--exit-on-eof stops at EOF)")
+
+    async def _wind_down(self) -> None:
+        """Let the agent finish up (:meth:`AgentApp.stopping`), waiting for its peer's
+        answer at most :data:`WIND_DOWN` seconds."""
+        driver = self._driver
+        if driver is None or self._loop is None:
+            return
+        try:
+            driver.run_in_cycle(lambda: self.app.stopping(self.clock()))
+        except Exception:
+            logger.exception("the agent failed while stopping")
+            return
+        deadline = self.clock() + WIND_DOWN
+        while self.app.busy() and self.clock() < deadline:
+            await asyncio.sleep(0.01)
 
     async def _shutdown(self) -> None:
         if self._http is not None:

@@ -47,11 +47,13 @@ from fsync_model.testing.stimuli import (
     Advance,
     Arm,
     LinkFaults,
+    Register,
     SetPolicy,
     SetSync,
     Settle,
     Start,
     Stimulus,
+    Unregister,
     UserChange,
     python,
 )
@@ -602,6 +604,7 @@ def _negative_cases(profile: Profile) -> _Builder:
         if rows:
             b.add(title, purpose, reg_key, rows, [*steps, WAIT, Settle()],
                   [ExpectFlow(str(reg_key), "Registered", sides=("phone",)), Check()])
+    _unregister_cases(b, profile, reg_key, reg)
     if profile.afe is not None:
         _subscription_cases(b, profile)
         _body_cases(b, profile)
@@ -611,6 +614,52 @@ def _negative_cases(profile: Profile) -> _Builder:
     _policy_cases(b, profile)
     _loss_case(b, profile)
     return b
+
+
+def _unregister_cases(b: _Builder, profile: Profile, reg_key: MachineKey,
+                      reg: TransitionTable) -> None:
+    """The phone unregisters (the line goes offline), whatever becomes of its de-REGISTER,
+    then registers again."""
+    challenge = reg_challenge(profile)
+    removal: list[tuple[str, str, list[tuple[str, Input]], list[Stimulus]]] = [
+        ("the phone unregisters",
+         "The de-REGISTER is challenged and sent again with credentials; the registrar "
+         "removes the binding.",
+         [("Registered", I.PHONE_SENDS_UNREGISTER), ("Unregistering", I.SERVER_SENDS_CHALLENGE),
+          ("UnregisterChallenged", I.PHONE_SENDS_UNREGISTER),
+          ("UnregisterAuthenticating", I.SERVER_SENDS_2XX)], []),
+        ("a de-REGISTER accepted without a challenge",
+         "The registrar removes the binding at once.",
+         [("Unregistering", I.SERVER_SENDS_2XX)],
+         [Arm("server", Answer(Match("REGISTER"), 200))]),
+        ("the de-REGISTER is refused",
+         "The de-REGISTER is answered 503: the phone counts itself unregistered (the binding "
+         "expires anyway).",
+         [("Unregistering", I.SERVER_SENDS_ERROR)],
+         [Arm("server", Answer(Match("REGISTER"), 503))]),
+        ("the de-REGISTER goes unanswered",
+         "Every copy of the de-REGISTER is lost: the phone counts itself unregistered.",
+         [("Unregistering", I.PHONE_TIMEOUT)], [Arm("server", Swallow(Match("REGISTER")))]),
+        ("the authenticated de-REGISTER is refused",
+         "The de-REGISTER with credentials is answered 503.",
+         [("UnregisterAuthenticating", I.SERVER_SENDS_ERROR)],
+         [Arm("server", Answer(Match("REGISTER"), 503, skip=1))]),
+        ("the authenticated de-REGISTER goes unanswered",
+         "Every copy of the de-REGISTER with credentials is lost.",
+         [("UnregisterAuthenticating", I.PHONE_TIMEOUT)],
+         [Arm("server", Swallow(Match("REGISTER"), skip=1))]),
+        ("the de-REGISTER's credentials are challenged again",
+         "The de-REGISTER with credentials is challenged with the same nonce (refused): the "
+         "phone gives up; registering again starts a new attempt.",
+         [("UnregisterAuthenticating", I.SERVER_SENDS_CHALLENGE)],
+         [Arm("server", Answer(Match("REGISTER"), challenge, skip=1))]),
+    ]
+    for title, purpose, wanted, arm in removal:
+        rows = _rows(reg, *wanted)
+        if rows:
+            b.add(title, purpose, reg_key, rows,
+                  [Start(), *arm, Unregister(), WAIT, Register(), WAIT, Settle()],
+                  [ExpectFlow(str(reg_key), "Registered", sides=("phone",)), Check()])
 
 
 def reg_challenge(profile: Profile) -> int:

@@ -26,7 +26,8 @@ The machines of one system
 --------------------------
 ``machines_for(profile)`` returns, keyed by `MachineKey`:
 
-* ``<id>/registration``: REGISTER with an optional digest challenge, refresh, retry.
+* ``<id>/registration``: REGISTER with an optional digest challenge, refresh, retry, and
+  the de-REGISTER (``Expires: 0``), challenged like any REGISTER.
 * ``<id>/line``: the phone's per-line setting. While it is off (``Local``) every feature
   runs locally and no feature flow may start. Fortinet is not gated: one state.
 * ``<id>/subscription`` (as-feature-event systems): the body-less SUBSCRIBE, the full-state
@@ -50,7 +51,8 @@ How a profile shapes the tables
 * ``feature_codes.executed_statuses``: a final non-2xx listed there ends the code call in
   ``Synced`` (``SERVER_SENDS_FINAL_EXECUTED``); otherwise only a 2xx does.
 * ``registration.challenge`` / ``feature_codes.challenge``: with 401/407 the first request is
-  challenged (``Challenged`` -> ``Authenticating``); with null there is no challenge row.
+  challenged (``Challenged`` -> ``Authenticating``); with null there is no challenge row. A
+  registration may be challenged again any number of times (a stale nonce: RFC 7616 3.3).
 * ``line.gated_by_line_setting`` / ``default_sync``: the line table and its initial state.
 
 Races and failures that the tables model explicitly
@@ -189,6 +191,9 @@ class _Rows:
 
 _REF_REGISTER = "RFC 3261 10.2; guide Which server uses which mechanism (SUBSCRIBE at registration)"
 _REF_DIGEST = "RFC 3261 22.2"
+_REF_DIGEST_AGAIN = "RFC 3261 22.2; RFC 7616 3.3 (stale=true)"
+_AGAIN = ("challenged again: a new nonce (stale) is answered at once with new credentials; "
+          "the same nonce means they were refused: the phone gives up and starts anew later")
 
 
 def _registration(profile: Profile) -> TransitionTable:
@@ -198,27 +203,30 @@ def _registration(profile: Profile) -> TransitionTable:
     rows.add("Unregistered", I.PHONE_SENDS_REGISTER, "Registering",
              f"REGISTER (Expires: {reg.expires.value})", _REF_REGISTER)
     # Registering: the first REGISTER; Refreshing: a refresh; Authenticating: with credentials.
-    # A challenging registrar never accepts the first REGISTER, and a challenge to the
-    # credentials means they were refused.
+    # A challenging registrar never accepts the first REGISTER. A challenge to credentials
+    # asks for them again: with a new nonce (stale=true, or a registrar that restarted and
+    # forgot its nonces) the phone answers at once; with the same nonce they were refused
+    # and the phone gives up: its next REGISTER, without credentials, is a new attempt
+    # (Unregistered, RetryWait or Registered are where it starts; an agent that gave up
+    # elsewhere starts a new run of this machine). Any sequence of challenges is legal.
     attempts = ("Registering", "Refreshing", "Authenticating") if challenge else (
         "Registering", "Refreshing")
     for source in attempts:
         if not (challenge and source == "Registering"):
             rows.add(source, I.SERVER_SENDS_2XX, "Registered", _status(200), _REF_REGISTER,
                      status=200)
-        if challenge and source == "Authenticating":
-            rows.add(source, I.SERVER_SENDS_CHALLENGE, "RetryWait", _status(challenge),
-                     _REF_DIGEST, note="credentials refused", status=challenge)
-        elif challenge:
-            stale = "a refresh is challenged when the nonce went stale"
+        if challenge:
+            notes = {"Refreshing": "a refresh is challenged when the nonce went stale",
+                     "Authenticating": _AGAIN}
             rows.add(source, I.SERVER_SENDS_CHALLENGE, "Challenged", _status(challenge),
-                     _REF_DIGEST, note=stale if source == "Refreshing" else "",
-                     status=challenge)
+                     _REF_DIGEST_AGAIN if source == "Authenticating" else _REF_DIGEST,
+                     note=notes.get(source, ""), status=challenge)
         rows.add(source, I.SERVER_SENDS_ERROR, "RetryWait", "4xx-6xx", _REF_REGISTER)
         rows.add(source, I.PHONE_TIMEOUT, "RetryWait", "timeout (Timer F)", "RFC 3261 17.1.2.2")
     if challenge:
         rows.add("Challenged", I.PHONE_SENDS_REGISTER, "Authenticating",
-                 "REGISTER (Authorization)", _REF_DIGEST)
+                 "REGISTER (Authorization)" if challenge == 401
+                 else "REGISTER (Proxy-Authorization)", _REF_DIGEST)
     retry = reg.retry_after.value if reg.retry_after else None
     rows.add("RetryWait", I.PHONE_SENDS_REGISTER, "Registering",
              f"REGISTER (retry after {retry} s)" if retry else "REGISTER (retry)", _REF_REGISTER)
@@ -226,11 +234,26 @@ def _registration(profile: Profile) -> TransitionTable:
              _REF_REGISTER)
     rows.add("Registered", I.PHONE_SENDS_UNREGISTER, "Unregistering", "REGISTER (Expires: 0)",
              _REF_REGISTER)
-    rows.add("Unregistering", I.SERVER_SENDS_2XX, "Unregistered", _status(200), _REF_REGISTER,
-             status=200)
-    for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
-        rows.add("Unregistering", failure, "Unregistered", label, _REF_REGISTER,
-                 note="the binding expires anyway")
+    # the de-REGISTER: challenged like any REGISTER, then sent again with credentials
+    unregistering = ("Unregistering", "UnregisterAuthenticating") if challenge else (
+        "Unregistering",)
+    for source in unregistering:
+        rows.add(source, I.SERVER_SENDS_2XX, "Unregistered", _status(200), _REF_REGISTER,
+                 note="a registrar may take a de-REGISTER without a challenge" if (
+                     challenge and source == "Unregistering") else "", status=200)
+        if challenge:
+            rows.add(source, I.SERVER_SENDS_CHALLENGE, "UnregisterChallenged",
+                     _status(challenge),
+                     _REF_DIGEST_AGAIN if source == "UnregisterAuthenticating" else _REF_DIGEST,
+                     note=_AGAIN if source == "UnregisterAuthenticating" else "",
+                     status=challenge)
+        for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
+            rows.add(source, failure, "Unregistered", label, _REF_REGISTER,
+                     note="the binding expires anyway")
+    if challenge:
+        rows.add("UnregisterChallenged", I.PHONE_SENDS_UNREGISTER, "UnregisterAuthenticating",
+                 "REGISTER (Expires: 0, Authorization)" if challenge == 401
+                 else "REGISTER (Expires: 0, Proxy-Authorization)", _REF_DIGEST)
     return rows.table("Unregistered", "Registered", ("Registered", "Unregistered", "RetryWait"))
 
 

@@ -82,13 +82,6 @@ _FORGETS_ON_UNSUBSCRIBE = (
     "rest of the unsubscribe (agent gap)")
 
 EXCLUDED: tuple[Exclusion, ...] = (
-    Exclusion("registration", r"Registered", frozenset({"PHONE_SENDS_UNREGISTER"}),
-              "the reference phone never unregisters (no API in agents/phone.py); and every "
-              "profile's registrar challenges, while the table has no challenge row for a "
-              "de-REGISTER (model gap)"),
-    Exclusion("registration", r"Unregistering",
-              frozenset({"SERVER_SENDS_2XX", "SERVER_SENDS_ERROR", "PHONE_TIMEOUT"}),
-              "follows PHONE_SENDS_UNREGISTER, which no reference agent sends"),
     Exclusion("subscription", r"(Subscribing|Refreshing|Unsubscribing)\w*Notified"
                               r"|UnsubscribingFinalNotifyReceived",
               frozenset({"SERVER_SENDS_2XX"}), _ANSWERS_AT_ONCE),
@@ -102,16 +95,6 @@ EXCLUDED: tuple[Exclusion, ...] = (
               "64*T1) and the subscriber ends the subscription as no-notify, a reason "
               "agents/phone.py does not map to PHONE_TIMEOUT (the tracker is replaced, not "
               "stepped: agent gap)"),
-    Exclusion("subscription", r"Active", frozenset({"PHONE_SENDS_UNSUBSCRIBE"}),
-              "Fortinet is not gated by the line setting: the reference phone never "
-              "unsubscribes there (set_sync is ignored)", frozenset({"fortinet"})),
-    Exclusion("subscription", r"Unsubscribing", frozenset({"SERVER_SENDS_2XX"}),
-              "follows PHONE_SENDS_UNSUBSCRIBE, which never happens on Fortinet",
-              frozenset({"fortinet"})),
-    Exclusion("subscription", r"AwaitingFinalNotify",
-              frozenset({"SERVER_SENDS_NOTIFY_TERMINATED"}),
-              "follows PHONE_SENDS_UNSUBSCRIBE, which never happens on Fortinet",
-              frozenset({"fortinet"})),
     Exclusion("phone-initiated", r"(Confirm|Rejection)BeforeAnswer",
               frozenset({"SERVER_SENDS_2XX"}), _ANSWERS_AT_ONCE),
     Exclusion("phone-initiated", r"(Confirm|Rejection)BeforeAnswer",

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from fsync_model.agents.control import RefusedCommand
 from fsync_model.agents.events import Problem
 from fsync_model.agents.phone import ReferencePhone
 from fsync_model.agents.server import ReferenceServer
@@ -329,10 +330,11 @@ class Tamper:
         if isinstance(msg, Request) and _transaction(msg) in self._answered:
             self._outbox.append((self._answered[_transaction(msg)], src))
             return
+        arrived = data
         if msg is not None and not (isinstance(msg, Request)
                                     and _transaction(msg) in self._delivered):
             for armed in list(self.rules):
-                result = self._apply(armed, msg, data, src, now)
+                result = self._apply(armed, msg, data, src, now, arrived)
                 if result is None:
                     return
                 if result is not data:
@@ -362,8 +364,10 @@ class Tamper:
         return True
 
     def _apply(self, armed: _Armed, msg: Message, data: bytes, src: Address,
-               now: float) -> bytes | None:
-        """The data to pass on (``data`` itself when untouched), or None when consumed."""
+               now: float, arrived: bytes) -> bytes | None:
+        """The data to pass on (``data`` itself when untouched), or None when consumed.
+        ``arrived`` is the datagram as the network delivered it (before an earlier rule
+        mangled it): events name what arrived, so the oracles can tell it was dropped."""
         rule = armed.rule
         if not rule.match.matches(msg):
             return data
@@ -384,7 +388,7 @@ class Tamper:
                 armed.handled[key] = reply
                 self._answered[key] = reply
                 self._outbox.append((reply, src))
-                self._log(now, "answered", rule, data)
+                self._log(now, "answered", rule, arrived)
                 return None
             reply = self._forge(msg, rule.status).serialize()
             armed.handled[key] = reply
@@ -394,7 +398,7 @@ class Tamper:
         if isinstance(rule, Swallow):
             if armed.window_end is not None:
                 if now <= armed.window_end:
-                    self._log(now, "swallowed", rule, data)
+                    self._log(now, "swallowed", rule, arrived)
                     return None
                 return data
             fresh = self._new(armed, key, rule.skip)
@@ -402,20 +406,20 @@ class Tamper:
                 return data
             armed.window_end = now + rule.seconds
             armed.handled[key] = b""
-            self._log(now, "swallowed", rule, data)
+            self._log(now, "swallowed", rule, arrived)
             return None
         if isinstance(rule, HoldBack):
             if armed.released:
                 return data
             if armed.held is not None:
-                self._log(now, "swallowed", rule, data)
+                self._log(now, "swallowed", rule, arrived)
                 return None
             fresh = self._new(armed, key, rule.skip)
             if not fresh:
                 return data
             armed.held = (data, src)
             armed.handled[key] = b""
-            self._log(now, "held", rule, data)
+            self._log(now, "held", rule, arrived)
             return None
         # Mangle
         if key in armed.handled:
@@ -494,6 +498,8 @@ class Target(Protocol):
     def user_change(self, change: Change) -> None: ...
     def admin_change(self, change: Change) -> None: ...
     def set_sync(self, on: bool) -> None: ...
+    def unregister(self) -> None: ...
+    def register(self) -> None: ...
     def set_policy(self, policy: str, status: int | None = None) -> None: ...
     def arm(self, side: Side, rule: TamperRule) -> None: ...
     def network(self, fault: _Applies) -> None: ...
@@ -593,6 +599,8 @@ class Bench:
         self._line_cursor = 0
         #: (position in the network log, side or None, text): what the test did, for ladders
         self.marks: list[tuple[int, Side | None, str]] = []
+        #: (time, change, message): administrators' changes the server refused
+        self.refused: list[tuple[float, Change, str]] = []
 
     def _sent(self, now: float, src: Address, dst: Address, data: bytes) -> None:
         self.sent.append((now, src, dst, data))
@@ -617,9 +625,14 @@ class Bench:
             user_change(change, now)
 
         def admin(user: str, change: Change, now: float) -> None:
+            try:
+                admin_change(user, change, now)
+            except RefusedCommand as refusal:
+                # the portal refused it (a ring count out of range): nothing happened
+                self.refused.append((now, change, str(refusal)))
+                return
             if user == USER:
                 ledger.admin(change, time=now)
-            admin_change(user, change, now)
 
         def policy(user: str | None, policy: str, status: int | None = None) -> None:
             if user in (None, USER):
@@ -675,6 +688,14 @@ class Bench:
     def set_sync(self, on: bool) -> None:
         self.act(self.phone, lambda now: self.phone.set_sync(on, now))
 
+    def unregister(self) -> None:
+        """The phone's line goes offline: it unsubscribes and removes its binding."""
+        self.act(self.phone, self.phone.unregister)
+
+    def register(self) -> None:
+        """The phone's line comes back online after `unregister`: it registers again."""
+        self.act(self.phone, self.phone.register)
+
     def set_policy(self, policy: str, status: int | None = None) -> None:
         """The server's policy for every user: accept, reject or error (``status``)."""
         self.server.set_policy(None, policy, status)
@@ -699,11 +720,13 @@ class Bench:
 
     def heal(self) -> None:
         """Every fault off: tamper rules disarmed (held messages delivered), links back to
-        perfect, datagrams held by ``hold_next`` released."""
+        perfect, ``drop_next`` / ``duplicate_next`` / ``hold_next`` rules not used up yet
+        forgotten, datagrams held by ``hold_next`` released."""
         for tamper in (self.phone_tamper, self.server_tamper):
             self.net.run_in_cycle(tamper, lambda t=tamper: t.disarm(self.net.now))  # type: ignore[misc]
         for src, dst in ((self.phone_at, self.server_at), (self.server_at, self.phone_at)):
             self.net.clear_link(src, dst)
+        self.net.clear_rules()
         self.net.release()
 
     def settle(self) -> None:

@@ -17,7 +17,8 @@ device runner share them:
 * :func:`check_convergence`: once traffic is quiet, phone and server agree on every synced
   feature (as-feature-event); for one-way mechanisms the server shows the phone's latest
   change and the phone never takes a server change (3CX uaCSTA INFO); the phone is
-  registered and subscribed again, its indicator shows its state.
+  registered and subscribed again (unless it was told to unregister: then it is not
+  registered), its indicator shows its state.
 """
 from __future__ import annotations
 
@@ -344,21 +345,15 @@ _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<sta
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
-        "registrar-out-of-step",
-        "the registrar keeps one registration tracker per user and takes every REGISTER "
-        "after a challenge as the authenticated one: when an attempt is abandoned (its "
-        "answer lost, refused on the path) the next plain REGISTER counts as refused "
-        "credentials, and the 2xx that follows is illegal in Registering",
-        "agents/server.py (_on_register)", "server", r".+/registration", r"Registering",
-        frozenset({"SERVER_SENDS_2XX"})),
-    KnownIssue(
         "full-state-outstanding",
         "while a full-state NOTIFY is outstanding the server's subscription table allows "
         "only the phone's 200: a NOTIFY the phone refuses (481 for a subscription it ended, "
         "a damaged body) or never answers (64*T1 of loss), or a refresh or unsubscribe "
-        "crossing it, is illegal there, and the server carries on with the next part",
+        "crossing it, is illegal there, and the server carries on with the next part; the "
+        "same while the full state still waits behind a change NOTIFY in flight "
+        "(Awaiting*State: an unsubscribe crossing it)",
         "model/tables.py (_answer_and_notifies), agents/server.py (_on_subscribe)",
-        "server", r".+/subscription", r"\w*(StateNotified|FullStateNotified)",
+        "server", r".+/subscription", r"\w*(StateNotified|FullStateNotified)|Awaiting\w*State",
         frozenset({"PHONE_SENDS_ERROR", "SERVER_TIMEOUT", "SERVER_SENDS_NOTIFY",
                    "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE", "SERVER_SENDS_2XX",
                    "SERVER_SENDS_NOTIFY_TERMINATED"})),
@@ -400,14 +395,26 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "full state answering a late refresh that arrives while a set request is in flight "
         "is taken as its confirmation (old state: Reverted), and a change NOTIFY arriving "
         "during a refresh as the full state (agents/phone.py _on_notify; the routing rule "
-        "in model/tables.py). The phone converges on the next NOTIFY. The policy oracle "
-        "skips changes whose flow overlaps a subscription exchange while this is listed.",
+        "in model/tables.py). The phone converges on the next NOTIFY. The confirmation "
+        "the full state displaced, still on its way, is then taken for the next change's "
+        "(which ends Reverted). The policy oracle skips changes whose flow overlaps a "
+        "subscription exchange or starts within 64*T1 of a refresh (its full state may be "
+        "late), and the next change of the feature within 64*T1, while this is listed.",
     "phone-reverts-on-default-rings":
         "a no-answer forward set at the phone without a ring count is confirmed with the "
         "server's ring count (its default): the phone compares ring counts, takes the "
         "confirmation for a rejection and ends Reverted (with the right value) "
         "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
         "such changes while this is listed.",
+    "code-ringing-forever":
+        "a code INVITE that got a provisional (a proxy or the PBX rings) and then never a "
+        "final answer (the INVITE lost past the proxy) never ends: an INVITE client "
+        "transaction in Proceeding has no Timer B (RFC 3261 17.1.1.2) and the phone sets "
+        "no timer of its own to give up with a CANCEL (cf. Timer C, 16.6), so the change "
+        "stays in Proceeding, the indicator pending and later changes queued behind it "
+        "(agents/phone.py _call_code / _on_flow_response; the table already has "
+        "Proceeding --PHONE_TIMEOUT--> Failed). The unfinished and indicator oracles skip "
+        "a flow stopped in Proceeding while this is listed.",
     "indicator-keeps-reverted-rings":
         "after a forward change is reverted (refused, failed), the phone's indicator keeps "
         "the refused ring count: a later local change without one shows it, while the "
@@ -619,8 +626,12 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     """Call once traffic is quiet (after a settle). See the module docstring; ``known``
     names `KNOWN_STATE_ISSUES` to tolerate."""
     out = []
-    if not phone.registered:
+    # a phone told to unregister (the line offline) must stay so, and syncs nothing
+    online = getattr(phone, "online", True)
+    if online and not phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
+    elif not online and phone.registered:
+        out.append(Violation("ORACLE-LIVENESS", "the phone unregistered, yet it is registered"))
     rings = "indicator-keeps-reverted-rings" not in set(known)
     stuck: set[str] = set()
     for spec in profile.features:
@@ -630,6 +641,9 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
             continue
         if "full-state-crosses-set-request" in set(known) and runs[-1][0] in (
                 "ConfirmedAwaitingAnswer", "RejectedAwaitingAnswer"):
+            stuck.add(spec.feature.value)  # the known defect leaves it there
+            continue
+        if "code-ringing-forever" in set(known) and runs[-1][0] == "Proceeding":
             stuck.add(spec.feature.value)  # the known defect leaves it there
             continue
         out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "
@@ -642,7 +656,7 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     server_state = server.state(user)
     if profile.afe is not None:
         server_state = effective(profile, server_state)
-        if not phone.sync_active:
+        if not phone.sync_active or not online:
             return out
         subscription = [s for s in phone.steps
                         if s.machine == MachineKey.parse(f"{profile.id}/subscription")]
@@ -671,6 +685,10 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
     crossing = "full-state-crosses-set-request" in set(known)
     subscription = MachineKey(profile.id, FlowKind.SUBSCRIPTION)
     exchanges = [s.time for s in phone.steps if s.machine == subscription and s.time is not None]
+    # refreshes sent while Active: their full state may come late (retransmitted for up to
+    # 64*T1, or queued behind another NOTIFY) and cross a set request sent meanwhile
+    refreshes = [s.time for s in phone.steps if s.machine == subscription and s.time is not None
+                 and s.source == "Active" and s.input.value == "PHONE_SENDS_SUBSCRIBE"]
     out = []
     for spec in profile.features:
         if spec.phone is None:
@@ -679,7 +697,12 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
         made = [e.change for e in ledger.events if e.kind == "user" and e.active
                 and e.change is not None and e.change.feature == name]
+        crossed: float | None = None  # when the last run overlapping an exchange ended
         for index, (end, start, _, finish) in enumerate(_runs(phone.steps, key)):
+            overlaps = crossing and any(start <= t <= finish for t in exchanges)
+            after_crossed = crossed is not None and start - crossed <= TRANSACTION_LIFETIME
+            if overlaps:
+                crossed = finish
             change = made[index] if index < len(made) else None
             if default_rings and change is not None and change.on and change.rings is None and (
                     name == "cfna"):
@@ -687,7 +710,11 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
                 continue
-            if crossing and any(start <= t <= finish for t in exchanges):
+            if overlaps or after_crossed or (crossing and any(
+                    start - TRANSACTION_LIFETIME <= t <= finish for t in refreshes)):
+                # the full state crossed this change (a refresh's, maybe late); or it crossed
+                # the one before, and the confirmation it displaced (on its way for up to
+                # 64*T1) was taken for this
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate

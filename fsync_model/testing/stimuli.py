@@ -143,6 +143,41 @@ class SetSync:
 
 
 @dataclass(frozen=True)
+class Unregister:
+    """The phone's line goes offline: it unsubscribes and removes its binding (REGISTER
+    with ``Expires: 0``)."""
+
+    def apply(self, bench: Bench) -> None:
+        bench.unregister()
+
+    def describe(self) -> str:
+        return "the phone unregisters"
+
+    def replay_lines(self) -> list[str]:
+        return ["bench.act(phone, phone.unregister)"]
+
+    def target_call(self) -> str:
+        return "unregister()"
+
+
+@dataclass(frozen=True)
+class Register:
+    """The phone's line comes back online after an unregister: it registers again."""
+
+    def apply(self, bench: Bench) -> None:
+        bench.register()
+
+    def describe(self) -> str:
+        return "the phone registers again"
+
+    def replay_lines(self) -> list[str]:
+        return ["bench.act(phone, phone.register)"]
+
+    def target_call(self) -> str:
+        return "register()"
+
+
+@dataclass(frozen=True)
 class SetPolicy:
     """The server's policy for the phone's changes: accept, reject (2xx, then a NOTIFY
     with the old state) or error (answered ``status``)."""
@@ -361,12 +396,12 @@ class Settle:
         return "settle()"
 
 
-Stimulus = (Start | UserChange | AdminChange | SetSync | SetPolicy | Advance | LinkFaults | DropNext
-            | DuplicateNext | HoldNext | Release | Arm | Heal | Settle)
+Stimulus = (Start | UserChange | AdminChange | SetSync | Unregister | Register | SetPolicy | Advance
+            | LinkFaults | DropNext | DuplicateNext | HoldNext | Release | Arm | Heal | Settle)
 
 def where(stimulus: Stimulus) -> Side | None:
     """The side a stimulus happens at (None: the network, or both)."""
-    if isinstance(stimulus, UserChange | SetSync):
+    if isinstance(stimulus, UserChange | SetSync | Unregister | Register):
         return "phone"
     if isinstance(stimulus, AdminChange | SetPolicy):
         return "server"
@@ -406,6 +441,7 @@ __all__ = [
     "Mangle",
     "Match",
     "Provisional",
+    "Register",
     "Release",
     "SetPolicy",
     "SetSync",
@@ -413,6 +449,7 @@ __all__ = [
     "Start",
     "Stimulus",
     "Swallow",
+    "Unregister",
     "UserChange",
     "python",
     "where",

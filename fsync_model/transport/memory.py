@@ -290,6 +290,13 @@ class MemoryNetwork:
         """Hold the next ``n`` datagrams until :meth:`release` (to reorder them by hand)."""
         self._add_rule("hold", n, src, dst)
 
+    def clear_rules(self) -> int:
+        """Forget the ``drop_next`` / ``duplicate_next`` / ``hold_next`` rules not used up
+        yet (what is already held stays held until :meth:`release`). Returns how many."""
+        count = len(self._rules)
+        self._rules.clear()
+        return count
+
     def release(self, *, reverse: bool = False) -> int:
         """Put every held datagram back on the wire now, in send order (or reversed), behind
         whatever is already due now. Returns how many."""

@@ -10,6 +10,7 @@ from fsync_model.agents.control import (
     QueryState,
     SetFeature,
     SetPolicy,
+    SetRegistration,
     SetSync,
     parse_phone_line,
     parse_server_line,
@@ -36,6 +37,10 @@ def test_phone_lines_have_no_user() -> None:
     assert parse_phone_line("cfna on 3000 5") == SetFeature(None, Change("cfna", True, "3000", 5))
     assert parse_phone_line("sync on") == SetSync(True)
     assert parse_phone_line("state") == QueryState(None)
+    assert parse_phone_line("unregister") == SetRegistration(False)
+    assert parse_phone_line(" register  # back online") == SetRegistration(True)
+    with pytest.raises(ControlError, match="unregister takes nothing more"):
+        parse_phone_line("unregister now")
 
 
 @pytest.mark.parametrize(

@@ -119,6 +119,16 @@ def test_control_error_is_400_with_the_error_line(server: tuple[AgentProcess, in
     process.expect("error", line="1001 cfa on")
 
 
+def test_a_ring_count_out_of_range_is_refused_with_400(
+        server: tuple[AgentProcess, int]) -> None:
+    process, port = server
+    status, body, _ = http_request(port, "POST", "/command", "4001 cfna on 3000 11")
+    assert status == 400 and body["event"] == "error"
+    assert "ring count 11 is outside 1-10" in body["message"]
+    process.expect("error", line="4001 cfna on 3000 11")
+    assert http_request(port, "GET", "/state/4001")[1]["cfna"]["on"] is False
+
+
 def test_agent_refusal_is_400_and_agent_bug_500_and_the_server_carries_on() -> None:
     with AgentProcess(["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:0",
                        "--api", "127.0.0.1:0"]) as process:  # the fake agent

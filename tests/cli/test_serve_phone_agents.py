@@ -117,6 +117,29 @@ def test_sync_off_keeps_changes_on_the_phone() -> None:
         _stop_cleanly(server)
 
 
+def test_the_phone_unregisters_on_command_and_on_the_way_out() -> None:
+    with _serve("broadsoft") as server:
+        address = server.listening()[0]
+        with _phone("broadsoft", address, "--sync", "on") as phone:
+            phone.expect("info", what="registered")
+            # the full state answered (an unsubscribe crossing it: known issue
+            # full-state-outstanding)
+            phone.expect("step", machine="broadsoft/subscription", to="Active")
+            phone.send("unregister")
+            phone.expect("ok", line="unregister")
+            server.expect("info", what="unregistered", user="1001")
+            phone.expect("info", what="unregistered", status=200)
+            phone.send("register")
+            phone.expect("ok", line="register")
+            server.expect("info", what="subscribed", user="1001")
+            phone.expect("step", machine="broadsoft/subscription", to="Active")
+            _stop_cleanly(phone)
+            server.expect("info", what="unregistered", user="1001")
+        _stop_cleanly(server)
+        assert _problems(server) == [] and _problems(phone) == [], (
+            [p["message"] for p in _problems(server) + _problems(phone)])
+
+
 def test_policy_error_reverts_the_indicator() -> None:
     with _serve("broadsoft", "udp", "--policy", "error:403") as server:
         address = server.listening()[0]

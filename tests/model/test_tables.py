@@ -193,9 +193,17 @@ def test_registration_with_and_without_challenge() -> None:
     assert [r.dest for r in happy_path(reg)] == [
         "Registering", "Challenged", "Authenticating", "Registered",
     ]
-    assert reg.dest("Authenticating", I.SERVER_SENDS_CHALLENGE) == "RetryWait"
+    # challenged again (a new nonce: stale, a registrar restart): any number of times
+    assert reg.dest("Authenticating", I.SERVER_SENDS_CHALLENGE) == "Challenged"
     assert reg.dest("Refreshing", I.SERVER_SENDS_CHALLENGE) == "Challenged"
     assert not reg.allows("Registering", I.SERVER_SENDS_2XX)  # a challenging registrar
+    # the de-REGISTER is challenged like any REGISTER, then sent with credentials
+    assert reg.dest("Unregistering", I.SERVER_SENDS_CHALLENGE) == "UnregisterChallenged"
+    assert reg.dest("UnregisterChallenged", I.PHONE_SENDS_UNREGISTER) == (
+        "UnregisterAuthenticating")
+    assert reg.dest("UnregisterAuthenticating", I.SERVER_SENDS_2XX) == "Unregistered"
+    assert reg.dest("UnregisterAuthenticating", I.SERVER_SENDS_CHALLENGE) == (
+        "UnregisterChallenged")
 
 
 def test_subscription_lifecycle() -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow
+from fsync_model.testing.fixtures import Answer, Bench, Match, Provisional, Swallow
 from fsync_model.testing.machine import AVOIDED
 from fsync_model.testing.oracles import (
     KNOWN_STATE_ISSUES,
@@ -32,6 +32,19 @@ def full_state_outstanding() -> None:
     bench = strict(Bench("broadsoft"))
     bench.arm("phone", Answer(Match("NOTIFY"), 481))
     bench.start()
+    bench.check()
+    # the same with the full state still queued behind a change NOTIFY in flight (found by
+    # a longer property run): the unsubscribe crosses it in AwaitingFullState
+    bench = strict(Bench("broadsoft", seed=64, subscribe_expires=120))
+    bench.start()
+    bench.network(LinkFaults(delay=(0.2, 1.5)))
+    bench.advance(107.81)
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.admin_change(Change("cfa", True, "100"))
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.advance(5.0)
     bench.check()
 
 
@@ -60,14 +73,6 @@ def code_bye_before_ack() -> None:
     bench.check()
 
 
-def registrar_out_of_step() -> None:
-    bench = strict(Bench("yeastar"))
-    bench.arm("server", Answer(Match("REGISTER"), 503, skip=1))
-    bench.start()
-    bench.advance(40.0)
-    bench.check()
-
-
 def line_same_value() -> None:
     bench = Bench("broadsoft")
     bench.start()
@@ -75,13 +80,14 @@ def line_same_value() -> None:
     bench.check()
 
 
-def registrar_new_nonce() -> None:
-    bench = Bench("broadsoft")
+def code_ringing_forever() -> None:
+    bench = strict(Bench("zte-ims"))
     bench.start()
-    bench.arm("server", Answer(Match("REGISTER"), 401))
-    bench.advance(3240.0)  # the refresh: challenged by the tamper, then by the registrar
-    bench.advance(3240.0)  # the next refresh: an ordinary challenge
-    bench.check()
+    bench.arm("server", Provisional(Match("INVITE")))  # a proxy rings ...
+    bench.arm("server", Swallow(Match("INVITE"), 40.0))  # ... and loses the INVITE
+    bench.user_change(Change("dnd", True))
+    bench.settle()
+    bench.check(final=True)
 
 
 def code_queued_after_sync_off() -> None:
@@ -112,13 +118,6 @@ def policy_mid_call() -> None:
     bench.advance(0.2)
     bench.set_policy("accept")
     bench.advance(40.0)
-    bench.check()
-
-
-def portal_ring_range() -> None:
-    bench = Bench("broadsoft")
-    bench.start()
-    bench.admin_change(Change("cfna", True, "3000", 11))
     bench.check()
 
 
@@ -168,13 +167,11 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "confirm-unanswered": confirm_unanswered,
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
-    "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
-    "registrar-new-nonce": registrar_new_nonce,
     "code-queued-after-sync-off": code_queued_after_sync_off,
+    "code-ringing-forever": code_ringing_forever,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
-    "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
     "full-state-crosses-set-request": full_state_crosses_set_request,

@@ -73,3 +73,30 @@ def test_mangle_damages_the_body_and_fixes_the_length() -> None:
     bench.admin_change(Change("dnd", True))
     bench.expect_problem("AFE-NS-MISSING")
     assert not bench.phone.state.dnd, "the phone refused the damaged NOTIFY"
+
+
+def test_heal_forgets_drops_not_used_up() -> None:
+    """A settle heals the network: ``drop_next`` rules armed while no traffic flowed must
+    not eat the refresh's answers afterwards (a property run reported the phone's
+    subscription not active after a settle: 21 drops to the phone were still armed)."""
+    bench = Bench("broadsoft", subscribe_expires=120)
+    bench.start()
+    bench.net.drop_next(21, dst=bench.phone_at)
+    bench.settle()
+    bench.check(final=True)
+    assert bench.net.clear_rules() == 0
+
+
+def test_a_mangled_request_then_swallowed_is_known_as_dropped() -> None:
+    """Rules in a row: a set request damaged by one and dropped by the next is reported as
+    the datagram that arrived (not the damaged copy), so the oracles know it never reached
+    the server (a property run reported it unanswered)."""
+    bench = Bench("metaswitch", seed=0)
+    bench.start()
+    bench.arm("server", Mangle(Match("SUBSCRIBE", body=True), "bool-literal"))
+    bench.arm("server", Swallow(Match("SUBSCRIBE"), 40.0))
+    bench.user_change(Change("cfa", True, "100"))
+    bench.settle()
+    bench.check(final=True)
+    swallowed = {e.data for e in bench.tamper_events if e.action == "swallowed"}
+    assert swallowed and swallowed <= {e.data for e in bench.net.log}
