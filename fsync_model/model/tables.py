@@ -466,6 +466,10 @@ def _afe_phone(profile: Profile, feature: Feature, afe: AfeSettings) -> Transiti
     rows.add(received, I.PHONE_SENDS_200, end, _status(200), ref, note=end_note, status=200)
     rows.add(received, I.PHONE_SENDS_ERROR, FAILED, "4xx-6xx", ref,
              note="the phone could not read the confirmation")
+    rows.add(received, I.SERVER_TIMEOUT, FAILED, "timeout (Timer F)",
+             "RFC 3261 17.1.2.2; RFC 6665 4.2.2",
+             note="the confirmation went unanswered: the notifier ends the subscription; "
+             "the phone, unconfirmed, reverts")
     rows.add(early, I.PHONE_SENDS_200, early_done, _status(200), ref, status=200)
     rows.add(early, I.SERVER_SENDS_2XX, received, _status(answer), ref,
              note="the 2xx arrived before the phone answered the early NOTIFY", status=answer)

@@ -363,12 +363,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
                    "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE", "SERVER_SENDS_2XX",
                    "SERVER_SENDS_NOTIFY_TERMINATED"})),
     KnownIssue(
-        "confirm-unanswered",
-        "the confirming NOTIFY of a set request goes unanswered: the phone-initiated "
-        "table has no SERVER_TIMEOUT row after the server's NOTIFY",
-        "model/tables.py (_afe_phone)", "server", r".+/phone-initiated",
-        r"(Confirm|Rejection)Received", frozenset({"SERVER_TIMEOUT"})),
-    KnownIssue(
         "full-state-taken-as-confirmation",
         "the full state answering a late refresh reaches the phone while a set request is "
         "in flight and is taken as its confirmation; the policy's error answer that follows "

@@ -35,15 +35,6 @@ def full_state_outstanding() -> None:
     bench.check()
 
 
-def confirm_unanswered() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.start()
-    bench.arm("phone", Swallow(Match("NOTIFY")))
-    bench.user_change(Change("dnd", True))
-    bench.advance(40.0)
-    bench.check()
-
-
 def code_ack_repeated() -> None:
     bench = strict(Bench("yeastar"))
     bench.start()
@@ -165,7 +156,6 @@ def phone_reverts_on_default_rings() -> None:
 
 SCENARIOS: dict[str, Callable[[], None]] = {
     "full-state-outstanding": full_state_outstanding,
-    "confirm-unanswered": confirm_unanswered,
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,

@@ -1,0 +1,27 @@
+"""Defects of the reference agents and tables that the property machines found and that are
+fixed: each scenario that pinned one (formerly a strict xfail in test_known_issues.py) now
+asserts the right behaviour, on a bench that excuses nothing."""
+from __future__ import annotations
+
+from fsync_model.agents.state import Change
+from fsync_model.testing.fixtures import Bench, Match, Swallow
+
+
+def strict(bench: Bench) -> Bench:
+    """``bench`` with no known issue excused."""
+    bench.known = ()
+    bench.known_states = ()
+    return bench
+
+
+def test_unanswered_confirmation_fails_the_change_on_both_sides() -> None:
+    # was "confirm-unanswered": no SERVER_TIMEOUT row after the server's confirming NOTIFY
+    bench = strict(Bench("broadsoft"))
+    bench.start()
+    bench.arm("phone", Swallow(Match("NOTIFY")))
+    bench.user_change(Change("dnd", True))
+    bench.advance(40.0)
+    bench.check()
+    bench.expect_reached("broadsoft/dnd/phone-initiated", "ConfirmReceived", "SERVER_TIMEOUT")
+    bench.expect_flow("broadsoft/dnd/phone-initiated", "Failed")
+    assert not bench.phone.indicator.dnd, "unconfirmed: the indicator reverts"
