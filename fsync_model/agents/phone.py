@@ -82,6 +82,16 @@ def hostport(address: Address) -> str:
     return f"{host}:{address.port}" if address.port else host
 
 
+def confirms(requested: Change, reported: Change) -> bool:
+    """Whether the state a confirming NOTIFY reports is the one the set request asked for.
+    A no-answer forward set without a ring count leaves the count to the server: whatever
+    count the confirmation fills in (its default, the one it kept) is an agreement."""
+    if requested.feature == "cfna" and requested.on and requested.rings is None:
+        reported = replace(reported, rings=None)
+    return (FeatureState().applied(requested)
+            .agrees(FeatureState().applied(reported), requested.feature))
+
+
 @dataclass(eq=False)
 class _Flow:
     """One phone-initiated change in flight."""
@@ -388,9 +398,7 @@ class ReferencePhone(AgentCore):
             if (flow is not None and flow.mechanism is Mechanism.AS_FEATURE_EVENT
                     and flow.change.feature == change.feature and not flow.tracker.done
                     and flow.reported is None):
-                agrees = (FeatureState().applied(flow.change)
-                          .agrees(FeatureState().applied(change), change.feature))
-                confirm = Input.SERVER_SENDS_NOTIFY if agrees else (
+                confirm = Input.SERVER_SENDS_NOTIFY if confirms(flow.change, change) else (
                     Input.SERVER_SENDS_NOTIFY_OLD_STATE)
                 if not flow.tracker.allows(confirm):
                     self._follow_policy(flow, confirm, now)

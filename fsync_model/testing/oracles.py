@@ -396,12 +396,6 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "during a refresh as the full state (agents/phone.py _on_notify; the routing rule "
         "in model/tables.py). The phone converges on the next NOTIFY. The policy oracle "
         "skips changes whose flow overlaps a subscription exchange while this is listed.",
-    "phone-reverts-on-default-rings":
-        "a no-answer forward set at the phone without a ring count is confirmed with the "
-        "server's ring count (its default): the phone compares ring counts, takes the "
-        "confirmation for a rejection and ends Reverted (with the right value) "
-        "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
-        "such changes while this is listed.",
     "indicator-keeps-reverted-rings":
         "after a forward change is reverted (refused, failed), the phone's indicator keeps "
         "the refused ring count: a later local change without one shows it, while the "
@@ -661,7 +655,6 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
     changed meanwhile. Holds at any time."""
     if profile.afe is None:
         return []
-    default_rings = "phone-reverts-on-default-rings" in set(known)
     crossing = "full-state-crosses-set-request" in set(known)
     subscription = MachineKey(profile.id, FlowKind.SUBSCRIPTION)
     exchanges = [s.time for s in phone.steps if s.machine == subscription and s.time is not None]
@@ -671,13 +664,7 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
             continue
         name: FeatureName = spec.feature.value
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
-        made = [e.change for e in ledger.events if e.kind == "user" and e.active
-                and e.change is not None and e.change.feature == name]
-        for index, (end, start, _, finish) in enumerate(_runs(phone.steps, key)):
-            change = made[index] if index < len(made) else None
-            if default_rings and change is not None and change.on and change.rings is None and (
-                    name == "cfna"):
-                continue
+        for end, start, _, finish in _runs(phone.steps, key):
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
                 continue

@@ -25,3 +25,26 @@ def test_unanswered_confirmation_fails_the_change_on_both_sides() -> None:
     bench.expect_reached("broadsoft/dnd/phone-initiated", "ConfirmReceived", "SERVER_TIMEOUT")
     bench.expect_flow("broadsoft/dnd/phone-initiated", "Failed")
     assert not bench.phone.indicator.dnd, "unconfirmed: the indicator reverts"
+
+
+def test_confirmation_filling_in_the_ring_count_is_an_agreement() -> None:
+    # was "phone-reverts-on-default-rings": the phone compared ring counts and reverted
+    bench = strict(Bench("broadsoft"))
+    bench.start()
+    bench.user_change(Change("cfna", True, "100"))
+    bench.check()
+    bench.expect_flow("broadsoft/cfna/phone-initiated", "Synced")
+    default = bench.server.state("1001").cfna.rings or bench.profile.afe.ring_count.min.value
+    assert bench.phone.state.cfna == bench.phone.indicator.cfna
+    assert (bench.phone.state.cfna.on, bench.phone.state.cfna.target) == (True, "100")
+    assert bench.phone.state.cfna.rings == default, "the server's ring count is adopted"
+
+
+def test_confirmation_with_another_ring_count_is_still_a_rejection() -> None:
+    bench = Bench("broadsoft", policy="reject")
+    bench.start()
+    bench.admin_change(Change("cfna", True, "100", 3))
+    bench.user_change(Change("cfna", True, "100", 5))
+    bench.check()
+    bench.expect_flow("broadsoft/cfna/phone-initiated", "Reverted")
+    assert bench.phone.state.cfna.rings == bench.phone.indicator.cfna.rings == 3

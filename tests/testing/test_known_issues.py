@@ -147,13 +147,6 @@ def full_state_taken_as_confirmation() -> None:
     bench.check()
 
 
-def phone_reverts_on_default_rings() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.start()
-    bench.user_change(Change("cfna", True, "100"))
-    bench.check()
-
-
 SCENARIOS: dict[str, Callable[[], None]] = {
     "full-state-outstanding": full_state_outstanding,
     "code-ack-repeated": code_ack_repeated,
@@ -166,7 +159,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "policy-mid-call": policy_mid_call,
     "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
-    "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
     "full-state-crosses-set-request": full_state_crosses_set_request,
     "full-state-taken-as-confirmation": full_state_taken_as_confirmation,
 }
