@@ -3,6 +3,9 @@ fixed: each scenario that pinned one (formerly a strict xfail in test_known_issu
 asserts the right behaviour, on a bench that excuses nothing."""
 from __future__ import annotations
 
+import pytest
+
+from fsync_model.agents.events import AgentEvent, Info
 from fsync_model.agents.state import Change
 from fsync_model.testing.fixtures import Bench, Match, Swallow
 
@@ -48,3 +51,29 @@ def test_confirmation_with_another_ring_count_is_still_a_rejection() -> None:
     bench.check()
     bench.expect_flow("broadsoft/cfna/phone-initiated", "Reverted")
     assert bench.phone.state.cfna.rings == bench.phone.indicator.cfna.rings == 3
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "fortinet", "yeastar"])
+@pytest.mark.parametrize("on", [True, False])
+def test_setting_the_line_to_its_own_value_is_a_no_op(profile: str, on: bool) -> None:
+    # was "line-same-value": set_sync(on) on a line already so stepped the line table anyway
+    bench = strict(Bench(profile, sync=on))
+    bench.start()
+    before = len(bench.machine_steps(f"{profile}/line", "phone"))
+    events: list[AgentEvent] = []
+    observer = bench.phone.observer
+
+    def watch(event: AgentEvent) -> None:
+        events.append(event)
+        observer(event)
+
+    bench.phone.observer = watch
+    bench.set_sync(on)
+    bench.settle()
+    bench.check(final=True)
+    assert len(bench.machine_steps(f"{profile}/line", "phone")) == before
+    sync = [e for e in events if isinstance(e, Info) and e.what == "sync"]
+    assert sync and sync[-1].data.get("unchanged") is True
+    bench.set_sync(not on)
+    bench.check()
+    assert len(bench.machine_steps(f"{profile}/line", "phone")) == before + 1

@@ -59,13 +59,6 @@ def registrar_out_of_step() -> None:
     bench.check()
 
 
-def line_same_value() -> None:
-    bench = Bench("broadsoft")
-    bench.start()
-    bench.set_sync(True)
-    bench.check()
-
-
 def registrar_new_nonce() -> None:
     bench = Bench("broadsoft")
     bench.start()
@@ -152,7 +145,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,
-    "line-same-value": line_same_value,
     "registrar-new-nonce": registrar_new_nonce,
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
