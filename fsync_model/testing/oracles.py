@@ -30,7 +30,7 @@ from typing import Protocol
 from fsync_model.agents.events import Problem
 from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
 from fsync_model.bodies import feature_event as fe
-from fsync_model.model import FlowKind, MachineKey, Step
+from fsync_model.model import MachineKey, Step
 from fsync_model.profile import Direction, Feature, Mechanism, PolicyMode, Profile
 from fsync_model.sip.checker import check_message
 from fsync_model.sip.errors import SipParseError
@@ -352,25 +352,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
         "agents/server.py (_on_register)", "server", r".+/registration", r"Registering",
         frozenset({"SERVER_SENDS_2XX"})),
     KnownIssue(
-        "full-state-outstanding",
-        "while a full-state NOTIFY is outstanding the server's subscription table allows "
-        "only the phone's 200: a NOTIFY the phone refuses (481 for a subscription it ended, "
-        "a damaged body) or never answers (64*T1 of loss), or a refresh or unsubscribe "
-        "crossing it, is illegal there, and the server carries on with the next part",
-        "model/tables.py (_answer_and_notifies), agents/server.py (_on_subscribe)",
-        "server", r".+/subscription", r"\w*(StateNotified|FullStateNotified)",
-        frozenset({"PHONE_SENDS_ERROR", "SERVER_TIMEOUT", "SERVER_SENDS_NOTIFY",
-                   "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE", "SERVER_SENDS_2XX",
-                   "SERVER_SENDS_NOTIFY_TERMINATED"})),
-    KnownIssue(
-        "full-state-taken-as-confirmation",
-        "the full state answering a late refresh reaches the phone while a set request is "
-        "in flight and is taken as its confirmation; the policy's error answer that follows "
-        "is then illegal and the flow stays in the middle (see KNOWN_STATE_ISSUES "
-        "full-state-crosses-set-request)", "agents/phone.py (_on_notify)", "phone",
-        r".+/phone-initiated", r"(Confirmed|Rejected)AwaitingAnswer",
-        frozenset({"SERVER_SENDS_ERROR"})),
-    KnownIssue(
         "code-ack-repeated",
         "the PBX steps every ACK the UA hands it for a code call: a retransmitted 2xx "
         "re-ACKed by the phone (RFC 3261 13.2.2.4), a duplicated ACK, or the ACK of a 401 "
@@ -389,13 +370,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
 
 #: known defects an oracle (not a transition) shows: id -> what, and where to fix it
 KNOWN_STATE_ISSUES: dict[str, str] = {
-    "full-state-crosses-set-request":
-        "the phone routes a NOTIFY by the state of its machines, not by what it is: the "
-        "full state answering a late refresh that arrives while a set request is in flight "
-        "is taken as its confirmation (old state: Reverted), and a change NOTIFY arriving "
-        "during a refresh as the full state (agents/phone.py _on_notify; the routing rule "
-        "in model/tables.py). The phone converges on the next NOTIFY. The policy oracle "
-        "skips changes whose flow overlaps a subscription exchange while this is listed.",
     "indicator-keeps-reverted-rings":
         "after a forward change is reverted (refused, failed), the phone's indicator keeps "
         "the refused ring count: a later local change without one shows it, while the "
@@ -610,20 +584,15 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     if not phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
     rings = "indicator-keeps-reverted-rings" not in set(known)
-    stuck: set[str] = set()
     for spec in profile.features:
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
         runs = _runs(phone.steps, key) if spec.phone is not None else []
         if not runs or runs[-1][0] in _FLOW_ENDS | {"Idle"}:
             continue
-        if "full-state-crosses-set-request" in set(known) and runs[-1][0] in (
-                "ConfirmedAwaitingAnswer", "RejectedAwaitingAnswer"):
-            stuck.add(spec.feature.value)  # the known defect leaves it there
-            continue
         out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "
                              f"in {runs[-1][0]}", runs[-1][3]))
     for shown in FEATURES:
-        if shown not in stuck and not agree(phone.indicator, phone.state, shown, rings):
+        if not agree(phone.indicator, phone.state, shown, rings):
             out.append(Violation("ORACLE-INDICATOR", f"{shown}: the phone shows "
                                  f"{_shown(phone.indicator, shown)}, its state is "
                                  f"{_shown(phone.state, shown)}"))
@@ -652,12 +621,10 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
     """as-feature-event under the accept policy: a set request must not end Reverted (the
     server confirmed another state), unless an administrator changed the same feature
     while it was in flight or just before (its NOTIFY still on the way), or the policy
-    changed meanwhile. Holds at any time."""
+    changed meanwhile. Holds at any time. (``known``: `KNOWN_STATE_ISSUES` to tolerate;
+    none concerns this oracle at present.)"""
     if profile.afe is None:
         return []
-    crossing = "full-state-crosses-set-request" in set(known)
-    subscription = MachineKey(profile.id, FlowKind.SUBSCRIPTION)
-    exchanges = [s.time for s in phone.steps if s.machine == subscription and s.time is not None]
     out = []
     for spec in profile.features:
         if spec.phone is None:
@@ -667,8 +634,6 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
         for end, start, _, finish in _runs(phone.steps, key):
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
-                continue
-            if crossing and any(start <= t <= finish for t in exchanges):
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate

@@ -7,7 +7,8 @@ import pytest
 
 from fsync_model.agents.events import AgentEvent, Info
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Bench, Match, Swallow
+from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow
+from fsync_model.testing.stimuli import DropNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -77,3 +78,117 @@ def test_setting_the_line_to_its_own_value_is_a_no_op(profile: str, on: bool) ->
     bench.set_sync(not on)
     bench.check()
     assert len(bench.machine_steps(f"{profile}/line", "phone")) == before + 1
+
+
+# was "full-state-outstanding": with a full-state NOTIFY outstanding the subscription table
+# allowed only the phone's 200
+
+
+def test_full_state_refused_with_481_ends_the_subscription_at_the_server() -> None:
+    bench = strict(Bench("broadsoft"))
+    bench.arm("phone", Answer(Match("NOTIFY"), 481))
+    bench.start()
+    bench.check()
+    bench.expect_reached("broadsoft/subscription", "FullStateNotified", "PHONE_SENDS_ERROR")
+    assert not bench.server.notifier.subscriptions, "RFC 6665 4.2.2: the notifier removed it"
+    bench.settle()  # the phone's refresh meets a 481 and it subscribes again
+    bench.check(final=True)
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "metaswitch"])
+def test_full_state_part_refused_with_an_error_keeps_the_subscription(profile: str) -> None:
+    bench = strict(Bench(profile))
+    bench.arm("phone", Answer(Match("NOTIFY"), 500))
+    bench.start()
+    bench.check()
+    assert bench.ended(f"{profile}/subscription", "server") == "Active"
+    assert bench.server.notifier.subscriptions
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "metaswitch"])
+def test_full_state_unanswered_ends_the_subscription(profile: str) -> None:
+    bench = strict(Bench(profile))
+    bench.arm("phone", Swallow(Match("NOTIFY"), 40.0))
+    bench.start()
+    bench.advance(40.0)
+    bench.check()
+    assert bench.ended(f"{profile}/subscription", "server") == "Terminated"
+    bench.settle()
+    bench.check(final=True)
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "metaswitch"])
+def test_refresh_crossing_the_full_state_starts_it_over(profile: str) -> None:
+    bench = strict(Bench(profile, subscribe_expires=10))
+    bench.arm("phone", Swallow(Match("NOTIFY"), 12.0))  # the full state outstanding...
+    bench.start()
+    bench.advance(20.0)  # ... when the refresh (at 9 s) crosses it
+    bench.check()
+    bench.expect_reached(f"{profile}/subscription", "Restarting", "SERVER_SENDS_2XX")
+    bench.settle()
+    bench.check(final=True)
+
+
+def test_unsubscribe_crossing_the_full_state_ends_it() -> None:
+    bench = strict(Bench("broadsoft"))
+    bench.arm("phone", Swallow(Match("NOTIFY"), 5.0))
+    bench.start()
+    bench.set_sync(False)  # unsubscribes while the full state is outstanding
+    bench.advance(40.0)
+    bench.check()
+    bench.expect_reached("broadsoft/subscription", "FullStateNotified",
+                         "PHONE_SENDS_UNSUBSCRIBE")
+    assert not bench.server.notifier.subscriptions
+
+
+# was "full-state-crosses-set-request" and "full-state-taken-as-confirmation": the phone
+# routed a NOTIFY by the state of its machines, not by what it is
+
+
+def test_change_notify_during_a_refresh_is_not_the_full_state() -> None:
+    bench = strict(Bench("fortinet"))
+    bench.start()
+    bench.network(DropNext(1, "server"))  # the refresh's first copy: it is answered late
+    bench.advance(3239.81)
+    bench.admin_change(Change("dnd", False))  # its NOTIFY reaches the phone mid-refresh
+    bench.user_change(Change("cfa", True, "100"))  # sent once the full state is in
+    bench.check()
+    bench.advance(5.0)
+    bench.check()
+    bench.expect_reached("fortinet/dnd/server-initiated", "ChangedOnServer",
+                         "SERVER_SENDS_NOTIFY")
+    bench.expect_flow("fortinet/cfa/phone-initiated", "Synced")
+    bench.settle()
+    bench.check(final=True)
+
+
+def test_full_state_while_a_set_request_is_in_flight_is_no_confirmation() -> None:
+    bench = strict(Bench("fortinet"))
+    bench.start()
+    bench.set_policy("error")
+    bench.network(DropNext(1, "server"))
+    bench.advance(3239.81)
+    bench.user_change(Change("cfa", False))
+    bench.admin_change(Change("dnd", False))
+    bench.check()
+    bench.advance(5.0)
+    bench.check()
+    bench.expect_flow("fortinet/cfa/phone-initiated", "Failed")
+    bench.settle()
+    bench.check(final=True)
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "metaswitch"])
+def test_full_state_of_a_refresh_crossing_a_set_request_is_routed_by_its_body(
+        profile: str) -> None:
+    bench = strict(Bench(profile, subscribe_expires=10))
+    bench.start()
+    bench.advance(8.99)
+    bench.network(LinkFaults(delay=(0.2, 0.2)))
+    bench.user_change(Change("cfb", True, "2001"))  # its confirmation and the refresh's
+    bench.advance(0.02)                              # full state cross on the wire
+    bench.heal()
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_flow(f"{profile}/cfb/phone-initiated", "Synced")
+    assert bench.phone.state.cfb.target == "2001"

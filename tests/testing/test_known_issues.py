@@ -18,7 +18,7 @@ from fsync_model.testing.oracles import (
     REFERENCE_AGENT_ISSUES,
     OracleFailure,
 )
-from fsync_model.testing.stimuli import DropNext, DuplicateNext, LinkFaults
+from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -26,13 +26,6 @@ def strict(bench: Bench) -> Bench:
     bench.known = ()
     bench.known_states = ()
     return bench
-
-
-def full_state_outstanding() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.arm("phone", Answer(Match("NOTIFY"), 481))
-    bench.start()
-    bench.check()
 
 
 def code_ack_repeated() -> None:
@@ -117,31 +110,7 @@ def indicator_keeps_reverted_rings() -> None:
     bench.check(final=True)
 
 
-def full_state_crosses_set_request() -> None:
-    bench = strict(Bench("fortinet"))
-    bench.start()
-    bench.network(DropNext(1, "server"))  # the refresh's first copy: it is answered late
-    bench.advance(3239.81)
-    bench.set_sync(False)  # ignored on Fortinet (not gated); keeps the timing of the find
-    bench.admin_change(Change("dnd", False))
-    bench.user_change(Change("cfa", True, "100"))
-    bench.check()
-
-
-def full_state_taken_as_confirmation() -> None:
-    bench = strict(Bench("fortinet"))
-    bench.start()
-    bench.set_policy("error")
-    bench.network(DropNext(1, "server"))
-    bench.advance(3239.81)
-    bench.set_sync(False)  # ignored on Fortinet; keeps the timing of the find
-    bench.user_change(Change("cfa", False))
-    bench.admin_change(Change("dnd", False))
-    bench.check()
-
-
 SCENARIOS: dict[str, Callable[[], None]] = {
-    "full-state-outstanding": full_state_outstanding,
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,
@@ -151,8 +120,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "policy-mid-call": policy_mid_call,
     "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
-    "full-state-crosses-set-request": full_state_crosses_set_request,
-    "full-state-taken-as-confirmation": full_state_taken_as_confirmation,
 }
 
 
