@@ -458,7 +458,7 @@ class ReferencePhone(AgentCore):
         (or several documents) for the one-NOTIFY encoding, a single document of the
         feature the subscription's next row names for the per-feature one. A single
         document of a feature whose set request is in flight is that request's
-        confirmation first (the server answers requests in the order it got them)."""
+        confirmation, unless the answers show the server took the SUBSCRIBE first."""
         sub = self.subscription
         if sub is None or not changes:
             return False
@@ -473,7 +473,15 @@ class ReferencePhone(AgentCore):
             return expected is None
         if expected is None or expected.value != changes[0].feature:
             return False
-        return self._awaiting_confirmation(changes[0].feature) is None
+        flow = self._awaiting_confirmation(changes[0].feature)
+        if flow is None:
+            return True
+        # the set request left with the subscription Active, so this exchange began after
+        # it; the server's NOTIFYs follow the order it took the two requests in: if it has
+        # answered the SUBSCRIBE and not the set request, it took the SUBSCRIBE first
+        answer = Input.SERVER_SENDS_2XX
+        return (not sub.table.allows(sub.state, answer)
+                and flow.tracker.table.allows(flow.tracker.state, answer))
 
     def _follow_policy(self, flow: _Flow, confirm: Input, now: float) -> None:
         """The phone cannot know the server's policy: the confirming NOTIFY tells it. Move
