@@ -345,8 +345,10 @@ class ReferencePhone(AgentCore):
             return
         self.sub_id = None
         reason = event.reason or ""
+        # no-notify: RFC 6665 Timer N (64*T1 from the SUBSCRIBE without a NOTIFY); for an
+        # unanswered first SUBSCRIBE it fires with Timer F, and it is that timeout
         mapping = {"489": Input.SERVER_SENDS_489, "481": Input.SERVER_SENDS_481,
-                   "no-response": Input.PHONE_TIMEOUT}
+                   "no-response": Input.PHONE_TIMEOUT, "no-notify": Input.PHONE_TIMEOUT}
         input = mapping.get(reason)
         if input is None and reason.isdigit():
             input = Input.SERVER_SENDS_ERROR

@@ -659,6 +659,11 @@ def _subscription_cases(b: _Builder, profile: Profile) -> None:
          f"{retry:g} s and subscribes again.",
          [("Subscribing", I.SERVER_SENDS_489), ("RetryWait", I.PHONE_SENDS_SUBSCRIBE)],
          [Arm("server", Answer(Match("SUBSCRIBE"), 489)), Start()], CaseSetup()),
+        ("the SUBSCRIBE goes unanswered",
+         "Every copy of the first SUBSCRIBE is lost: Timer F (and Timer N, RFC 6665 "
+         "4.1.2.4) fires, the phone waits and subscribes again.",
+         [("Subscribing", I.PHONE_TIMEOUT), ("RetryWait", I.PHONE_SENDS_SUBSCRIBE)],
+         [Arm("server", Swallow(Match("SUBSCRIBE"), seconds=33.0)), Start()], CaseSetup()),
         ("the SUBSCRIBE is refused",
          "The SUBSCRIBE is answered 500: the phone waits and subscribes again.",
          [("Subscribing", I.SERVER_SENDS_ERROR)],

@@ -108,11 +108,6 @@ EXCLUDED: tuple[Exclusion, ...] = (
                          "SERVER_SENDS_ERROR", "PHONE_TIMEOUT"}), _FORGETS_ON_UNSUBSCRIBE),
     Exclusion("subscription", r"UnsubscribingFinalNotify\w+|FinalNotifyReceived",
               frozenset({"PHONE_SENDS_200", "SERVER_SENDS_2XX"}), _FORGETS_ON_UNSUBSCRIBE),
-    Exclusion("subscription", r"Subscribing", frozenset({"PHONE_TIMEOUT"}),
-              "an unanswered first SUBSCRIBE: RFC 6665 Timer N fires with Timer F (both "
-              "64*T1) and the subscriber ends the subscription as no-notify, a reason "
-              "agents/phone.py does not map to PHONE_TIMEOUT (the tracker is replaced, not "
-              "stepped: agent gap)"),
     Exclusion("subscription", r"Active|Awaiting\w*State|\w*StateNotified",
               frozenset({"PHONE_SENDS_UNSUBSCRIBE"}),
               "Fortinet is not gated by the line setting: the reference phone never "
