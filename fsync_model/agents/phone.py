@@ -188,20 +188,22 @@ class ReferencePhone(AgentCore):
 
     @property
     def sync_setting(self) -> bool:
-        """The line's feature-sync setting as last set (on a line the setting does not
-        gate, e.g. Fortinet, sync is active whatever it says)."""
-        return self.line.state == "SyncEnabled" if self.profile.gated else self._wanted_sync
+        """The line's feature-sync setting as last set (applied to the line at `start`;
+        on a line the setting does not gate, e.g. Fortinet, sync is active whatever it
+        says)."""
+        return self._wanted_sync
 
     def set_sync(self, on: bool, now: float) -> None:
         """Set the line's feature-sync setting; setting the value it already has changes
         nothing (reported as an ``unchanged`` sync event, not as an error)."""
         self.now = now
-        if on == self.sync_setting:
-            self._wanted_sync = on
+        if on == self._wanted_sync:
             self.info("sync", now, on=on, active=self.sync_active, unchanged=True)
             return
         self._wanted_sync = on
-        self.step(self.line, Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC, now)
+        setting = Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC
+        if self.line.allows(setting):  # before `start` the line waits for it
+            self.step(self.line, setting, now)
         self.info("sync", now, on=on, active=self.sync_active)
         if self.sync_active:
             self._maybe_subscribe(now)

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from fsync_model.agents.control import SetSync
 from fsync_model.agents.events import AgentEvent, Info
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow
+from fsync_model.cli.phone_cmd import PhoneApp
+from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow, profiles
 from fsync_model.testing.stimuli import DropNext, LinkFaults
+from fsync_model.transport.address import Address
 
 
 def strict(bench: Bench) -> Bench:
@@ -208,3 +211,14 @@ def test_full_state_of_a_refresh_crossing_a_set_request_is_routed_by_its_body(
     assert bench.ended(f"{profile}/subscription", "phone") == "Active"
     bench.settle()
     bench.check(final=True)
+
+
+def test_control_answer_says_when_the_sync_setting_is_unchanged() -> None:
+    app = PhoneApp("broadsoft", profiles()["broadsoft"], user="1001",
+                   server=Address("udp", "127.0.0.1", 9), seed=1, sync=True, password=None)
+    app.create_agent(lambda event: None)
+    app.started(0.0)
+    assert app.apply(SetSync(True), 0.1)["unchanged"] is True
+    answer = app.apply(SetSync(False), 0.2)
+    assert answer["unchanged"] is False and answer["sync"] is False
+    assert app.apply(SetSync(False), 0.3)["unchanged"] is True
