@@ -463,13 +463,10 @@ class ReferencePhone(AgentCore):
         feature the subscription's next row names for the per-feature one. A single
         document of a feature whose set request is in flight is that request's
         confirmation, unless the answers show the server took the SUBSCRIBE first."""
-        sub = self.subscription
-        if sub is None or not changes:
+        if self.subscription is None or not changes:
             return False
-        if whole:
-            self._follow_encoding(len(changes), now)
-            sub = self.subscription
-            assert sub is not None
+        self._follow_encoding(whole, changes[0].feature, now)
+        sub = self.subscription
         if not sub.table.allows(sub.state, Input.SERVER_SENDS_NOTIFY):
             return False
         expected = sub.table.transition(sub.state, Input.SERVER_SENDS_NOTIFY).feature
@@ -510,25 +507,36 @@ class ReferencePhone(AgentCore):
         rebased.steps = tracker.steps
         return rebased
 
-    def _follow_encoding(self, count: int, now: float) -> None:
-        """A phone accepts either full-state encoding (protocol 1.2): when the profile
-        expects one NOTIFY per feature and one NOTIFY brings several, follow the
-        subscription table of the one-NOTIFY (multipart) encoding."""
+    def _follow_encoding(self, whole: bool, feature: str, now: float) -> None:
+        """A phone accepts either full-state encoding (protocol 1.2): follow the
+        subscription table of the encoding the server turns out to use. A multipart (or
+        several documents) while the table waits for one NOTIFY per feature is the
+        one-NOTIFY encoding; a single document of the first feature of
+        ``full_state_order`` while the table waits for one NOTIFY (and no set request of
+        that feature awaits its confirmation) is the first of one NOTIFY per feature."""
         afe = self.profile.afe
         sub = self.subscription
-        if (afe is None or sub is None or count < 2
-                or afe.notify.full_state.value is not FullStateEncoding.PER_FEATURE):
+        notify = Input.SERVER_SENDS_NOTIFY
+        if afe is None or sub is None or not sub.table.allows(sub.state, notify):
             return
-        notify = replace(afe.notify, full_state=replace(afe.notify.full_state,
-                                                        value=FullStateEncoding.MULTIPART))
-        variant = replace(self.profile, afe=replace(afe, notify=notify))
-        table = machines_for(variant)[sub.key]
-        rename = {state: "AwaitingFullState" for state in sub.table.states
-                  if state.startswith("Awaiting") and state.endswith("State")}
-        rebased = self._rebase(sub, table, rename)
-        if rebased is not None and rebased.allows(Input.SERVER_SENDS_NOTIFY):
+        expected = sub.table.transition(sub.state, notify).feature
+        order = afe.notify.full_state_order.value
+        if whole and expected is not None:
+            encoding = FullStateEncoding.MULTIPART
+            rename = {state: "AwaitingFullState" for state in sub.table.states
+                      if state.startswith("Awaiting") and state.endswith("State")}
+        elif (not whole and expected is None and order and order[0].value == feature
+              and self._awaiting_confirmation(feature) is None):
+            encoding = FullStateEncoding.PER_FEATURE
+            rename = {"AwaitingFullState": f"Awaiting{order[0].camel}State"}
+        else:
+            return
+        variant = replace(self.profile, afe=replace(afe, notify=replace(
+            afe.notify, full_state=replace(afe.notify.full_state, value=encoding))))
+        rebased = self._rebase(sub, machines_for(variant)[sub.key], rename)
+        if rebased is not None and rebased.allows(notify):
             self.subscription = rebased
-            self.info("full-state-encoding-observed", now, encoding="multipart", parts=count)
+            self.info("full-state-encoding-observed", now, encoding=encoding.value)
 
     def _adopt(self, change: Change, cause: str, now: float) -> None:
         """The server's word on one feature: it becomes the confirmed state and the

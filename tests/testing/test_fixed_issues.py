@@ -3,12 +3,17 @@ fixed: each scenario that pinned one (formerly a strict xfail in test_known_issu
 asserts the right behaviour, on a bench that excuses nothing."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 import pytest
 
 from fsync_model.agents.control import SetSync
 from fsync_model.agents.events import AgentEvent, Info
+from fsync_model.agents.server import ReferenceServer
 from fsync_model.agents.state import Change
 from fsync_model.cli.phone_cmd import PhoneApp
+from fsync_model.profile import FullStateEncoding, Profile
 from fsync_model.testing.fixtures import Answer, Bench, Match, Swallow, profiles
 from fsync_model.testing.stimuli import DropNext, LinkFaults
 from fsync_model.transport.address import Address
@@ -222,3 +227,30 @@ def test_control_answer_says_when_the_sync_setting_is_unchanged() -> None:
     answer = app.apply(SetSync(False), 0.2)
     assert answer["unchanged"] is False and answer["sync"] is False
     assert app.apply(SetSync(False), 0.3)["unchanged"] is True
+
+
+@pytest.mark.parametrize("profile", ["broadsoft", "fortinet"])
+def test_phone_takes_a_per_feature_full_state_from_a_multipart_profile(profile: str) -> None:
+    """The one-NOTIFY profile's phone facing a server that sends one NOTIFY per feature
+    (protocol 1.2: accept both): routing by the body must not leave it waiting for a
+    multipart that never comes."""
+    spec = profiles()[profile]
+    afe = spec.afe
+    assert afe is not None
+    per_feature = dataclasses.replace(spec, afe=dataclasses.replace(afe, notify=(
+        dataclasses.replace(afe.notify, full_state=dataclasses.replace(
+            afe.notify.full_state, value=FullStateEncoding.PER_FEATURE)))))
+
+    class PerFeatureServer(ReferenceServer):
+        def __init__(self, _: Profile, **options: Any) -> None:
+            super().__init__(per_feature, **options)
+
+    bench = strict(Bench(spec, server_class=PerFeatureServer))
+    bench.start()
+    bench.check()
+    assert bench.ended(f"{profile}/subscription", "phone") == "Active"
+    bench.user_change(Change("cfb", True, "2001"))
+    bench.admin_change(Change("dnd", True))
+    bench.settle()
+    bench.check(final=True)
+    assert bench.phone.state.cfb.target == "2001" and bench.phone.state.dnd
