@@ -724,6 +724,21 @@ def _subscription_cases(b: _Builder, profile: Profile) -> None:
                   "arrived (RFC 6665 4.1.2.4): the subscription becomes active all the same.",
                   key, rows, [*steps, Settle()],
                   [ExpectFlow(str(key), "Active", sides=("phone",)), Check()], setup=setup)
+    for k in range(1, parts + 1):
+        state = "Refreshing"
+        for _ in range(k):
+            state = table.dest(table.dest(state, I.SERVER_SENDS_NOTIFY), I.PHONE_SENDS_200)
+        rows = _rows(table, (state, I.PHONE_TIMEOUT))
+        if not rows:
+            continue
+        many = f"{k} of {parts} full-state NOTIFYs" if parts > 1 else "the full-state NOTIFY"
+        lost = [Arm("phone", Swallow(Match("NOTIFY"), skip=k))] if k < parts else []
+        b.add(f"the 2xx of a refresh is lost after {many}",
+              f"Every copy of the 2xx to the refresh is lost, {many} reach the phone: when "
+              "the refresh times out the phone counts it as taken (the NOTIFYs show it).",
+              key, rows, [Start(), Arm("phone", Swallow(Match("SUBSCRIBE", response="2xx"))),
+                          *lost, refresh, WAIT, Settle()],
+              [ExpectFlow(str(key), "Active", sides=("phone",)), Check()], setup=short)
     _full_state_cases(b, profile, key, table)
     rows = _rows(table, ("Active", I.PHONE_SENDS_UNSUBSCRIBE),
                  ("Unsubscribing", I.SERVER_SENDS_2XX),

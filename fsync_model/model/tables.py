@@ -372,6 +372,7 @@ def _subscription(profile: Profile, afe: AfeSettings) -> TransitionTable:
     for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
         rows.add("Refreshing", failure, "Active", label, "RFC 6665 4.1.2.2",
                  note="a failed refresh leaves the subscription valid until it expires")
+    _answer_lost(rows, "Refreshing", parts)
 
     rows.add("Active", I.PHONE_SENDS_UNSUBSCRIBE, "Unsubscribing", "SUBSCRIBE (Expires: 0)",
              "RFC 6665 4.1.2.3")
@@ -394,6 +395,16 @@ def _subscription(profile: Profile, afe: AfeSettings) -> TransitionTable:
 
 
 _REF_NOTIFY_FAILS = "RFC 6665 4.2.2; RFC 5057 5.1"
+
+
+def _answer_lost(rows: _Rows, request: str, parts: list[_Part]) -> None:
+    """A refresh whose full-state NOTIFYs came but whose 2xx never did (its transaction
+    times out): the NOTIFYs show the notifier took it, and a refresh that times out
+    leaves the subscription (RFC 6665 4.1.2.2): as if the 2xx had come."""
+    for k, part in enumerate(parts, 1):
+        rows.add(request + part.received, I.PHONE_TIMEOUT,
+                 parts[k].awaiting if k < len(parts) else "Active", "timeout (2xx lost)",
+                 "RFC 6665 4.1.2.2", note="the NOTIFYs show the refresh was taken")
 
 
 def _full_state_under_way(rows: _Rows, parts: list[_Part], answer: int) -> None:
@@ -433,6 +444,7 @@ def _full_state_under_way(rows: _Rows, parts: list[_Part], answer: int) -> None:
     for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
         rows.add(restarting, failure, parts[0].awaiting, label, "RFC 6665 4.1.2.2",
                  note="a failed refresh leaves the subscription and the full state under way")
+    _answer_lost(rows, restarting, parts)
 
 
 # =========================================================================================
