@@ -62,7 +62,13 @@ Races and failures that the tables model explicitly
   subscription; another error or a timeout on a refresh leaves the subscription ``Active``
   until it expires (RFC 6665 section 4.1.2.2).
 * A set request answered with an error, or unanswered, -> ``Failed``: the phone reverts its
-  indicator.
+  indicator; so does a confirming NOTIFY that goes unanswered (the notifier ends the
+  subscription, RFC 6665 4.2.2), and an early "confirmation" (an administrator's NOTIFY
+  that crossed the request) followed by the request's error.
+* While the full state is under way: a part refused leaves the subscription (a 481 ends it
+  at the notifier), a part unanswered ends it, a refresh crossing it restarts it
+  (``Restarting``), an unsubscribe ends it; a refresh whose 2xx is lost after its NOTIFYs
+  came counts as taken.
 
 Rules that are not tables (the agents apply them; listed here so they live in one place)
 ---------------------------------------------------------------------------------------
