@@ -95,6 +95,16 @@ def _expires_zero(request: Request) -> bool:
         return False
 
 
+def confirms(requested: Change, reported: Change) -> bool:
+    """Whether the state a confirming NOTIFY reports is the one the set request asked for.
+    A no-answer forward set without a ring count leaves the count to the server: whatever
+    count the confirmation fills in (its default, the one it kept) is an agreement."""
+    if requested.feature == "cfna" and requested.on and requested.rings is None:
+        reported = replace(reported, rings=None)
+    return (FeatureState().applied(requested)
+            .agrees(FeatureState().applied(reported), requested.feature))
+
+
 @dataclass(eq=False)
 class _Flow:
     """One phone-initiated change in flight."""
@@ -191,9 +201,24 @@ class ReferencePhone(AgentCore):
         self._register(now)
         self._pump(now)
 
+    @property
+    def sync_setting(self) -> bool:
+        """The line's feature-sync setting as last set (applied to the line at `start`;
+        on a line the setting does not gate, e.g. Fortinet, sync is active whatever it
+        says)."""
+        return self._wanted_sync
+
     def set_sync(self, on: bool, now: float) -> None:
+        """Set the line's feature-sync setting; setting the value it already has changes
+        nothing (reported as an ``unchanged`` sync event, not as an error)."""
         self.now = now
-        self.step(self.line, Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC, now)
+        if on == self._wanted_sync:
+            self.info("sync", now, on=on, active=self.sync_active, unchanged=True)
+            return
+        self._wanted_sync = on
+        setting = Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC
+        if self.line.allows(setting):  # before `start` the line waits for it
+            self.step(self.line, setting, now)
         self.info("sync", now, on=on, active=self.sync_active)
         if self.sync_active:
             self._maybe_subscribe(now)
@@ -412,8 +437,10 @@ class ReferencePhone(AgentCore):
             return
         self.sub_id = None
         reason = event.reason or ""
+        # no-notify: RFC 6665 Timer N (64*T1 from the SUBSCRIBE without a NOTIFY); for an
+        # unanswered first SUBSCRIBE it fires with Timer F, and it is that timeout
         mapping = {"489": Input.SERVER_SENDS_489, "481": Input.SERVER_SENDS_481,
-                   "no-response": Input.PHONE_TIMEOUT}
+                   "no-response": Input.PHONE_TIMEOUT, "no-notify": Input.PHONE_TIMEOUT}
         input = mapping.get(reason)
         if input is None and reason.isdigit():
             input = Input.SERVER_SENDS_ERROR
@@ -462,9 +489,11 @@ class ReferencePhone(AgentCore):
         for finding in parsed.findings:
             self.problem(finding.rule, finding.message, now, severity=finding.severity,
                          evidence=finding.evidence)
-        if self.subscription is not None and self.subscription.allows(Input.SERVER_SENDS_NOTIFY):
+        ctype = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        whole = ctype.startswith("multipart/") or len(parsed.changes) > 1
+        if self._is_full_state(parsed.changes, whole, now):
             # the full state answering our SUBSCRIBE (protocol 1.2), in either encoding
-            self._follow_encoding(len(parsed.changes), now)
+            assert self.subscription is not None
             self.step(self.subscription, Input.SERVER_SENDS_NOTIFY, now)
             self.ua.reply(event.transaction, 200, now)
             self.step(self.subscription, Input.PHONE_SENDS_200, now)
@@ -472,15 +501,19 @@ class ReferencePhone(AgentCore):
                 self._adopt(change, "full-state", now)
             self._start_next(now)
             return
+        if whole:
+            # a full state nobody here waits for (a refresh that crossed the one under way
+            # brings a second): the server's word on each feature, confirming nothing
+            self.ua.reply(event.transaction, 200, now)
+            for change in parsed.changes:
+                self._adopt(change, "full-state", now)
+            self.info("full-state-unexpected", now, parts=len(parsed.changes))
+            return
         trackers: list[FlowTracker] = []
         for change in parsed.changes:
-            flow = self._in_flight
-            if (flow is not None and flow.mechanism is Mechanism.AS_FEATURE_EVENT
-                    and flow.change.feature == change.feature and not flow.tracker.done
-                    and flow.reported is None):
-                agrees = (FeatureState().applied(flow.change)
-                          .agrees(FeatureState().applied(change), change.feature))
-                confirm = Input.SERVER_SENDS_NOTIFY if agrees else (
+            flow = self._awaiting_confirmation(change.feature)
+            if flow is not None:
+                confirm = Input.SERVER_SENDS_NOTIFY if confirms(flow.change, change) else (
                     Input.SERVER_SENDS_NOTIFY_OLD_STATE)
                 if not flow.tracker.allows(confirm):
                     self._follow_policy(flow, confirm, now)
@@ -502,6 +535,44 @@ class ReferencePhone(AgentCore):
         for tracker in trackers:
             self.step(tracker, Input.PHONE_SENDS_200, now)
         self._check_done(now)
+
+    def _awaiting_confirmation(self, feature: str) -> _Flow | None:
+        """The set request of ``feature`` in flight whose confirmation has not come yet."""
+        flow = self._in_flight
+        if (flow is not None and flow.mechanism is Mechanism.AS_FEATURE_EVENT
+                and flow.change.feature == feature and not flow.tracker.done
+                and flow.reported is None):
+            return flow
+        return None
+
+    def _is_full_state(self, changes: tuple[Change, ...], whole: bool, now: float) -> bool:
+        """Route a NOTIFY by what it is, not by which machine would take it (the routing
+        rule of model/tables.py): the full state (or, per feature, its next part) only
+        while the subscription waits for it, and only when the body is one: a multipart
+        (or several documents) for the one-NOTIFY encoding, a single document of the
+        feature the subscription's next row names for the per-feature one. A single
+        document of a feature whose set request is in flight is that request's
+        confirmation, unless the answers show the server took the SUBSCRIBE first."""
+        if self.subscription is None or not changes:
+            return False
+        self._follow_encoding(whole, changes[0].feature, now)
+        sub = self.subscription
+        if not sub.table.allows(sub.state, Input.SERVER_SENDS_NOTIFY):
+            return False
+        expected = sub.table.transition(sub.state, Input.SERVER_SENDS_NOTIFY).feature
+        if whole:
+            return expected is None
+        if expected is None or expected.value != changes[0].feature:
+            return False
+        flow = self._awaiting_confirmation(changes[0].feature)
+        if flow is None:
+            return True
+        # the set request left with the subscription Active, so this exchange began after
+        # it; the server's NOTIFYs follow the order it took the two requests in: if it has
+        # answered the SUBSCRIBE and not the set request, it took the SUBSCRIBE first
+        answer = Input.SERVER_SENDS_2XX
+        return (not sub.table.allows(sub.state, answer)
+                and flow.tracker.table.allows(flow.tracker.state, answer))
 
     def _follow_policy(self, flow: _Flow, confirm: Input, now: float) -> None:
         """The phone cannot know the server's policy: the confirming NOTIFY tells it. Move
@@ -526,25 +597,36 @@ class ReferencePhone(AgentCore):
         rebased.steps = tracker.steps
         return rebased
 
-    def _follow_encoding(self, count: int, now: float) -> None:
-        """A phone accepts either full-state encoding (protocol 1.2): when the profile
-        expects one NOTIFY per feature and one NOTIFY brings several, follow the
-        subscription table of the one-NOTIFY (multipart) encoding."""
+    def _follow_encoding(self, whole: bool, feature: str, now: float) -> None:
+        """A phone accepts either full-state encoding (protocol 1.2): follow the
+        subscription table of the encoding the server turns out to use. A multipart (or
+        several documents) while the table waits for one NOTIFY per feature is the
+        one-NOTIFY encoding; a single document of the first feature of
+        ``full_state_order`` while the table waits for one NOTIFY (and no set request of
+        that feature awaits its confirmation) is the first of one NOTIFY per feature."""
         afe = self.profile.afe
         sub = self.subscription
-        if (afe is None or sub is None or count < 2
-                or afe.notify.full_state.value is not FullStateEncoding.PER_FEATURE):
+        notify = Input.SERVER_SENDS_NOTIFY
+        if afe is None or sub is None or not sub.table.allows(sub.state, notify):
             return
-        notify = replace(afe.notify, full_state=replace(afe.notify.full_state,
-                                                        value=FullStateEncoding.MULTIPART))
-        variant = replace(self.profile, afe=replace(afe, notify=notify))
-        table = machines_for(variant)[sub.key]
-        rename = {state: "AwaitingFullState" for state in sub.table.states
-                  if state.startswith("Awaiting") and state.endswith("State")}
-        rebased = self._rebase(sub, table, rename)
-        if rebased is not None and rebased.allows(Input.SERVER_SENDS_NOTIFY):
+        expected = sub.table.transition(sub.state, notify).feature
+        order = afe.notify.full_state_order.value
+        if whole and expected is not None:
+            encoding = FullStateEncoding.MULTIPART
+            rename = {state: "AwaitingFullState" for state in sub.table.states
+                      if state.startswith("Awaiting") and state.endswith("State")}
+        elif (not whole and expected is None and order and order[0].value == feature
+              and self._awaiting_confirmation(feature) is None):
+            encoding = FullStateEncoding.PER_FEATURE
+            rename = {"AwaitingFullState": f"Awaiting{order[0].camel}State"}
+        else:
+            return
+        variant = replace(self.profile, afe=replace(afe, notify=replace(
+            afe.notify, full_state=replace(afe.notify.full_state, value=encoding))))
+        rebased = self._rebase(sub, machines_for(variant)[sub.key], rename)
+        if rebased is not None and rebased.allows(notify):
             self.subscription = rebased
-            self.info("full-state-encoding-observed", now, encoding="multipart", parts=count)
+            self.info("full-state-encoding-observed", now, encoding=encoding.value)
 
     def _adopt(self, change: Change, cause: str, now: float) -> None:
         """The server's word on one feature: it becomes the confirmed state and the

@@ -255,6 +255,10 @@ class ReferenceServer(AgentCore):
                                  evidence=event.response.start_line)
                 if sub is not None:
                     sub.in_flight = None
+                    if event.response.status == 481:
+                        # RFC 6665 4.2.2: the notifier (next to see this) removes the
+                        # subscription; nothing more goes out on it
+                        sub.queue = None
                     self._send_next(sub, now)
             return False
         if isinstance(event, TransactionTimeout | TransportFailure) and event.transaction:
@@ -265,9 +269,23 @@ class ReferenceServer(AgentCore):
                     self.step(outgoing.tracker, Input.SERVER_TIMEOUT, now)
                 self.problem("PHONE-TIMEOUT", "no answer to our request", now)
                 if sub is not None:
+                    # RFC 6665 4.2.2: an unanswered NOTIFY ends the subscription (the
+                    # notifier, next to see this, removes it): nothing more goes out on it
                     sub.in_flight = None
-                    self._send_next(sub, now)
+                    sub.queue = None
         return False
+
+    def _supersede(self, sub: _Subscription) -> None:
+        """The full state ``sub`` has under way is over (a refresh starts it again, an
+        unsubscribe or the notifier ended it): the parts not yet sent are dropped and the
+        answer to the one outstanding no longer steps the subscription's machine."""
+        if sub.queue:
+            kept = deque(entry for entry in sub.queue if entry[2] is not sub.tracker)
+            sub.queue = kept or None
+        if sub.in_flight is not None:
+            entry = self._outgoing.get(sub.in_flight)
+            if entry is not None and entry[1].tracker is sub.tracker:
+                entry[1].tracker = None
 
     def _screen_set_request(self, event: RequestReceived, now: float) -> bool:
         """A SUBSCRIBE with a body is a set request (protocol 1.1). Answer errors here;
@@ -324,6 +342,7 @@ class ReferenceServer(AgentCore):
         elif isinstance(event, SubscriptionEnded):
             sub = self._subs.pop(event.subscription, None)
             if sub is not None:
+                self._supersede(sub)
                 mine = self._user_subs.get(sub.user, [])
                 if sub in mine:
                     mine.remove(sub)
@@ -467,6 +486,7 @@ class ReferenceServer(AgentCore):
         if change is not None:
             self._on_set_request(sub, change, now)
             return
+        self._supersede(sub)  # a refresh crossing the full state: it starts over
         self.step(sub.tracker, Input.PHONE_SENDS_SUBSCRIBE, now)
         self.step(sub.tracker, Input.SERVER_SENDS_2XX, now)
         for body, ctype in self._notify_bodies().full_state(self.state(user), user):

@@ -150,9 +150,13 @@ class PhoneApp(runtime.AgentApp):
             return {"event": "state", "user": self.user, "state": agent.state.to_json(),
                     "indicator": agent.indicator.to_json(), "sync": self.sync_active}
         if isinstance(command, SetSync):
+            before = getattr(agent, "sync_setting", None)
             agent.set_sync(command.on, now)
             self.sync = command.on
-            return {"event": "ok", "user": self.user, "sync": self.sync_active}
+            answer: dict[str, Any] = {"event": "ok", "user": self.user, "sync": self.sync_active}
+            if before is not None:
+                answer["unchanged"] = before == command.on  # the same value: a no-op
+            return answer
         if isinstance(command, SetRegistration):
             if command.registered:
                 agent.register(now)

@@ -360,6 +360,21 @@ def _afe_phone_cases(b: _Builder, key: MachineKey, table: TransitionTable,
                           UserChange(change), WAIT, Settle()],
               [ExpectFlow(str(key), SYNCED, sides=("phone",)), ExpectState("phone", change),
                Check()])
+    rows = _rows(table, ("SetRequestSent", I.SERVER_SENDS_NOTIFY),
+                 ("ConfirmBeforeAnswer", I.PHONE_SENDS_200),
+                 ("ConfirmedAwaitingAnswer", I.SERVER_SENDS_ERROR))
+    if rows:
+        b.add("an administrator's change crosses a refused set request",
+              "The server refuses the set request (403), and the NOTIFY of an "
+              "administrator's same change reaches the phone before the refusal: the phone "
+              "takes the NOTIFY for the confirmation, then the refusal fails the change; "
+              "the phone keeps what the NOTIFY said, the server's state.",
+              key, rows, [Start(), Arm("server", Answer(Match("SUBSCRIBE", body=True), 403)),
+                          Arm("phone", HoldBack(Match("SUBSCRIBE", response="4xx"),
+                                                Match("NOTIFY"))),
+                          UserChange(change), AdminChange(change), Settle()],
+              [ExpectFlow(str(key), FAILED, sides=("phone",)), ExpectState("phone", change),
+               ExpectState("server", change), Check()])
     rows = _rows(table, ("SetRequestSent", I.SERVER_SENDS_ERROR))
     if rows:
         b.add("the server refuses the set request",
@@ -389,6 +404,18 @@ def _afe_phone_cases(b: _Builder, key: MachineKey, table: TransitionTable,
                           UserChange(change), Settle()],
               [ExpectFlow(str(key), FAILED, sides=("phone",)), ExpectProblem("CONFIRM-TIMEOUT"),
                Check()])
+    rows = _rows(table, ("AwaitingConfirm", I.PHONE_TIMEOUT),
+                 ("ConfirmReceived", I.SERVER_TIMEOUT))
+    if rows:
+        b.add("the confirming NOTIFY goes unanswered",
+              "Every copy of the confirming NOTIFY is lost: the phone gives up after the "
+              "confirm timeout and reverts, the server's transaction times out and the "
+              "subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and "
+              "the new subscription's full state brings it the server's state.",
+              key, rows, [Start(), Arm("phone", Swallow(Match("NOTIFY"))), UserChange(change),
+                          WAIT, Settle()],
+              [ExpectFlow(str(key), FAILED), ExpectProblem("CONFIRM-TIMEOUT"),
+               ExpectState("phone", change), Check()])
     rows = _rows(table, ("ConfirmReceived", I.PHONE_SENDS_ERROR))
     if rows:
         b.add("the confirming NOTIFY is refused",
@@ -681,6 +708,11 @@ def _subscription_cases(b: _Builder, profile: Profile) -> None:
          f"{retry:g} s and subscribes again.",
          [("Subscribing", I.SERVER_SENDS_489), ("RetryWait", I.PHONE_SENDS_SUBSCRIBE)],
          [Arm("server", Answer(Match("SUBSCRIBE"), 489)), Start()], CaseSetup()),
+        ("the SUBSCRIBE goes unanswered",
+         "Every copy of the first SUBSCRIBE is lost: Timer F (and Timer N, RFC 6665 "
+         "4.1.2.4) fires, the phone waits and subscribes again.",
+         [("Subscribing", I.PHONE_TIMEOUT), ("RetryWait", I.PHONE_SENDS_SUBSCRIBE)],
+         [Arm("server", Swallow(Match("SUBSCRIBE"), seconds=33.0)), Start()], CaseSetup()),
         ("the SUBSCRIBE is refused",
          "The SUBSCRIBE is answered 500: the phone waits and subscribes again.",
          [("Subscribing", I.SERVER_SENDS_ERROR)],
@@ -741,6 +773,22 @@ def _subscription_cases(b: _Builder, profile: Profile) -> None:
                   "arrived (RFC 6665 4.1.2.4): the subscription becomes active all the same.",
                   key, rows, [*steps, Settle()],
                   [ExpectFlow(str(key), "Active", sides=("phone",)), Check()], setup=setup)
+    for k in range(1, parts + 1):
+        state = "Refreshing"
+        for _ in range(k):
+            state = table.dest(table.dest(state, I.SERVER_SENDS_NOTIFY), I.PHONE_SENDS_200)
+        rows = _rows(table, (state, I.PHONE_TIMEOUT))
+        if not rows:
+            continue
+        many = f"{k} of {parts} full-state NOTIFYs" if parts > 1 else "the full-state NOTIFY"
+        lost = [Arm("phone", Swallow(Match("NOTIFY"), skip=k))] if k < parts else []
+        b.add(f"the 2xx of a refresh is lost after {many}",
+              f"Every copy of the 2xx to the refresh is lost, {many} reach the phone: when "
+              "the refresh times out the phone counts it as taken (the NOTIFYs show it).",
+              key, rows, [Start(), Arm("phone", Swallow(Match("SUBSCRIBE", response="2xx"))),
+                          *lost, refresh, WAIT, Settle()],
+              [ExpectFlow(str(key), "Active", sides=("phone",)), Check()], setup=short)
+    _full_state_cases(b, profile, key, table)
     rows = _rows(table, ("Active", I.PHONE_SENDS_UNSUBSCRIBE),
                  ("Unsubscribing", I.SERVER_SENDS_2XX),
                  ("AwaitingFinalNotify", I.SERVER_SENDS_NOTIFY_TERMINATED))
@@ -753,6 +801,109 @@ def _subscription_cases(b: _Builder, profile: Profile) -> None:
 
 
 FINAL_NOTIFY = "FinalNotifyReceived"
+
+
+def _full_state_cases(b: _Builder, profile: Profile, key: MachineKey,
+                      table: TransitionTable) -> None:
+    """While the full state is under way: a part refused or unanswered, a refresh or an
+    unsubscribe crossing it, a crossing refresh refused, unanswered, or overtaken."""
+    afe = profile.afe
+    assert afe is not None
+    parts = afe.notify.full_state_notifies
+    active: list[Expectation] = [ExpectFlow(str(key), "Active", sides=("phone",)), Check()]
+    crossing = CaseSetup(subscribe_expires=20)
+    cross = Advance(18.5, "subscription refresh, the full state outstanding")
+    awaiting = table.dest("Subscribing", I.SERVER_SENDS_2XX)
+    for k in range(parts):
+        notified = table.dest(awaiting, I.SERVER_SENDS_NOTIFY)
+        which = (f"full-state NOTIFY {k + 1} of {parts}" if parts > 1
+                 else "the full-state NOTIFY")
+        cases: list[tuple[str, str, list[tuple[str, Input]], list[Stimulus], CaseSetup,
+                          list[Expectation]]] = [
+            (f"{which} refused",
+             f"The phone answers {which} 500: the subscription stays (RFC 5057) and the "
+             "next part follows; the next refresh brings the full state again.",
+             [(notified, I.PHONE_SENDS_ERROR)],
+             [Arm("phone", Answer(Match("NOTIFY"), 500, skip=k)), Start(), Settle()],
+             CaseSetup(), [ExpectProblem("PHONE-REFUSED"), *active]),
+            (f"{which} unanswered",
+             f"Every copy of {which} is lost: the server's transaction times out and the "
+             "subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and "
+             "it subscribes again.",
+             [(notified, I.SERVER_TIMEOUT)],
+             [Arm("phone", Swallow(Match("NOTIFY"), skip=k)), Start(), WAIT, Settle()],
+             CaseSetup(), active),
+            (f"a refresh crosses {which}",
+             f"{which[0].upper()}{which[1:]} is held up on the way until after the refresh: "
+             "the server answers the refresh and starts the full state over; the phone "
+             "ends up with the full state all the same.",
+             [(notified, I.PHONE_SENDS_SUBSCRIBE), ("Restarting", I.SERVER_SENDS_2XX)],
+             [Arm("phone", Swallow(Match("NOTIFY"), 25.0, skip=k)), Start(), cross, Settle()],
+             crossing, [ExpectReached(str(key), awaiting, I.PHONE_SENDS_SUBSCRIBE.value),
+                        *active]),
+        ]
+        if profile.gated:
+            cases.append((
+                f"feature sync switched off while {which} is on its way",
+                f"The phone unsubscribes before {which} reaches it: the server ends the "
+                "subscription with a terminated NOTIFY.",
+                [(notified, I.PHONE_SENDS_UNSUBSCRIBE)],
+                [Arm("phone", Swallow(Match("NOTIFY"), 5.0, skip=k)), Start(), SetSync(False),
+                 WAIT, Settle()], CaseSetup(),
+                [ExpectReached(str(key), awaiting, I.PHONE_SENDS_UNSUBSCRIBE.value), Check()]))
+        for title, purpose, wanted, steps, setup, expect in cases:
+            rows = _rows(table, *wanted)
+            if rows:
+                b.add(title, purpose, key, rows, steps, expect, setup=setup)
+        awaiting = table.dest(notified, I.PHONE_SENDS_200)
+    first = table.dest("Subscribing", I.SERVER_SENDS_2XX)
+    held = Arm("phone", Swallow(Match("NOTIFY"), 25.0))
+    refused: list[tuple[str, str, Input, int | None]] = [
+        ("a refresh crossing the full state finds the subscription gone (481)",
+         "the phone starts a new subscription at once", I.SERVER_SENDS_481, 481),
+        ("a refresh crossing the full state is answered 489",
+         "the phone waits and subscribes again", I.SERVER_SENDS_489, 489),
+        ("a refresh crossing the full state is refused",
+         "the subscription and the full state under way stay; the phone waits for its first "
+         "part again", I.SERVER_SENDS_ERROR, 500),
+        ("a refresh crossing the full state goes unanswered",
+         "the full state under way stays; the phone waits for its first part again",
+         I.PHONE_TIMEOUT, None)]
+    for title, outcome, input, status in refused:
+        rows = _rows(table, (first, I.PHONE_SENDS_SUBSCRIBE), ("Restarting", input))
+        if not rows:
+            continue
+        if status is not None:
+            steps = [held, Arm("server", Answer(Match("SUBSCRIBE", body=False), status,
+                                                skip=1)), Start(), cross, WAIT, Settle()]
+            setup = crossing
+        else:
+            # the refresh must time out (Timer F) while the subscription is still valid at
+            # the phone (a long one) and after the first full state (Timer N): the full
+            # state of a first refresh is lost, the second refresh gets no answer
+            steps = [Start(), Advance(355.0, "the subscription is active"),
+                     Arm("phone", Swallow(Match("NOTIFY"), 380.0)),
+                     Arm("server", Swallow(Match("SUBSCRIBE", body=False), skip=1)),
+                     Advance(400.0, "a refresh loses its full state, the next is lost"),
+                     WAIT, Settle()]
+            setup = CaseSetup(subscribe_expires=400)
+        b.add(title, f"The full state is held up on the way and the refresh that crosses it "
+              f"{'is answered ' + str(status) if status else 'gets no answer'}: {outcome}.",
+              key, rows, steps, active, setup=setup)
+    rows = _rows(table, (first, I.PHONE_SENDS_SUBSCRIBE), ("Restarting", I.SERVER_SENDS_NOTIFY))
+    if rows:
+        after = table.dest("Restarting", I.SERVER_SENDS_NOTIFY)
+        rows += _rows(table, (after, I.PHONE_SENDS_200),
+                      (table.dest(after, I.PHONE_SENDS_200), I.SERVER_SENDS_2XX)) or []
+        b.add("the full state overtakes the 2xx of a refresh crossing it",
+              "The full state is held up until after the refresh, and the refresh's 2xx is "
+              "held back behind it (RFC 6665 4.1.2.4): the subscription becomes active all "
+              "the same.",
+              key, rows, [held, Start(),
+                          Arm("phone", HoldBack(Match("SUBSCRIBE", response="2xx"),
+                                                Match("NOTIFY"))), cross,
+                          Advance(12.0, "the full state gets through"), Settle()],
+              active, setup=crossing)
 
 
 def _body_cases(b: _Builder, profile: Profile) -> None:

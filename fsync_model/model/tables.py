@@ -64,13 +64,24 @@ Races and failures that the tables model explicitly
   subscription; another error or a timeout on a refresh leaves the subscription ``Active``
   until it expires (RFC 6665 section 4.1.2.2).
 * A set request answered with an error, or unanswered, -> ``Failed``: the phone reverts its
-  indicator.
+  indicator; so does a confirming NOTIFY that goes unanswered (the notifier ends the
+  subscription, RFC 6665 4.2.2), and an early "confirmation" (an administrator's NOTIFY
+  that crossed the request) followed by the request's error.
+* While the full state is under way: a part refused leaves the subscription (a 481 ends it
+  at the notifier), a part unanswered ends it, a refresh crossing it restarts it
+  (``Restarting``), an unsubscribe ends it; a refresh whose 2xx is lost after its NOTIFYs
+  came counts as taken.
 
 Rules that are not tables (the agents apply them; listed here so they live in one place)
 ---------------------------------------------------------------------------------------
-* Routing NOTIFYs: a NOTIFY belongs to the subscription machine while that machine
-  ``allows`` ``SERVER_SENDS_NOTIFY``; otherwise it is a change NOTIFY of the feature(s) its
-  body names (server-initiated flow) or the confirmation of the phone's set request.
+* Routing NOTIFYs, by what a NOTIFY is (its body), never by which machine would take it:
+  a single document of a feature whose set request is in flight is that request's
+  confirmation (or rejection); otherwise a NOTIFY is the full state (the subscription
+  machine's ``SERVER_SENDS_NOTIFY``) only while that machine waits for it and the body is
+  one: a multipart body (or several documents) for the one-NOTIFY encoding, a single
+  document of the feature its next row names (``Transition.feature``) for the per-feature
+  one; any other single document is a change NOTIFY (server-initiated flow), and a full
+  state nobody waits for only tells the server's state (it confirms nothing).
 * A phone-initiated flow starts only on a line in ``SyncEnabled`` (or ``SyncAlwaysOn``),
   and, for as-feature-event with ``set_request.in_dialog``, only with the subscription
   ``Active``. One change in flight per user (protocol 3: parallel code calls loop).
@@ -390,6 +401,7 @@ def _subscription(profile: Profile, afe: AfeSettings) -> TransitionTable:
     for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
         rows.add("Refreshing", failure, "Active", label, "RFC 6665 4.1.2.2",
                  note="a failed refresh leaves the subscription valid until it expires")
+    _answer_lost(rows, "Refreshing", parts)
 
     rows.add("Active", I.PHONE_SENDS_UNSUBSCRIBE, "Unsubscribing", "SUBSCRIBE (Expires: 0)",
              "RFC 6665 4.1.2.3")
@@ -407,7 +419,61 @@ def _subscription(profile: Profile, afe: AfeSettings) -> TransitionTable:
     for source in ("RetryWait", "Terminated"):
         rows.add(source, I.PHONE_SENDS_SUBSCRIBE, "Subscribing", subscribe + " (new dialog)",
                  _REF_SUB)
+    _full_state_under_way(rows, parts, answer)
     return rows.table("Unsubscribed", "Active", ("Active", "Terminated", "RetryWait"))
+
+
+_REF_NOTIFY_FAILS = "RFC 6665 4.2.2; RFC 5057 5.1"
+
+
+def _answer_lost(rows: _Rows, request: str, parts: list[_Part]) -> None:
+    """A refresh whose full-state NOTIFYs came but whose 2xx never did (its transaction
+    times out): the NOTIFYs show the notifier took it, and a refresh that times out
+    leaves the subscription (RFC 6665 4.1.2.2): as if the 2xx had come."""
+    for k, part in enumerate(parts, 1):
+        rows.add(request + part.received, I.PHONE_TIMEOUT,
+                 parts[k].awaiting if k < len(parts) else "Active", "timeout (2xx lost)",
+                 "RFC 6665 4.1.2.2", note="the NOTIFYs show the refresh was taken")
+
+
+def _full_state_under_way(rows: _Rows, parts: list[_Part], answer: int) -> None:
+    """What may happen while the full state is under way, the SUBSCRIBE answered (the
+    notifier's view: it answers a SUBSCRIBE at once, then sends the parts one at a time).
+
+    A part refused with an error leaves the subscription (RFC 5057: 400, 415, 500 end the
+    transaction only) and the next part follows; a 481 also ends the subscription at the
+    notifier, which then drops it with this run (RFC 6665 4.2.2). A part unanswered (Timer
+    F) ends the subscription (RFC 6665 4.2.2). A refresh crossing the parts is legal: the
+    full state starts over once the refresh is answered (the outstanding part's answer no
+    longer counts, the parts not yet sent are dropped: ``Restarting``); an unsubscribe
+    ends it. A crossing refresh refused or unanswered leaves the subscription and the full
+    state under way; the phone, which no longer knows which part comes next, waits for the
+    first again (a part it does not expect is a change: see the routing rule)."""
+    restarting = "Restarting"
+    for k, part in enumerate(parts):
+        after = parts[k + 1].awaiting if k + 1 < len(parts) else "Active"
+        rows.add(part.notified, I.PHONE_SENDS_ERROR, after, "4xx-6xx", _REF_NOTIFY_FAILS,
+                 note="the phone refused this part: the subscription stays (a 481 ends it "
+                 "at the notifier)", feature=part.feature)
+        rows.add(part.notified, I.SERVER_TIMEOUT, "Terminated", "timeout (Timer F)",
+                 _REF_NOTIFY_FAILS, note="an unanswered NOTIFY ends the subscription")
+        for source in (part.awaiting, part.notified):
+            rows.add(source, I.PHONE_SENDS_SUBSCRIBE, restarting,
+                     "SUBSCRIBE (refresh, no body)", "RFC 6665 4.1.2.2",
+                     note="a refresh crossing the full state: it starts over")
+            rows.add(source, I.PHONE_SENDS_UNSUBSCRIBE, "Unsubscribing",
+                     "SUBSCRIBE (Expires: 0)", "RFC 6665 4.1.2.3",
+                     note="an unsubscribe crossing the full state ends it")
+    _answer_and_notifies(rows, restarting, parts, I.SERVER_SENDS_NOTIFY, "Active", answer,
+                         answered_rows=False)
+    rows.add(restarting, I.SERVER_SENDS_481, "Unsubscribed", _status(481), "RFC 6665 4.1.2.2",
+             note="the subscription is gone: start a new one at once", status=481)
+    rows.add(restarting, I.SERVER_SENDS_489, "RetryWait", _status(489), "RFC 6665 4.1.2.2",
+             status=489)
+    for failure, label in ((I.SERVER_SENDS_ERROR, "4xx-6xx"), (I.PHONE_TIMEOUT, "timeout")):
+        rows.add(restarting, failure, parts[0].awaiting, label, "RFC 6665 4.1.2.2",
+                 note="a failed refresh leaves the subscription and the full state under way")
+    _answer_lost(rows, restarting, parts)
 
 
 # =========================================================================================
@@ -489,6 +555,10 @@ def _afe_phone(profile: Profile, feature: Feature, afe: AfeSettings) -> Transiti
     rows.add(received, I.PHONE_SENDS_200, end, _status(200), ref, note=end_note, status=200)
     rows.add(received, I.PHONE_SENDS_ERROR, FAILED, "4xx-6xx", ref,
              note="the phone could not read the confirmation")
+    rows.add(received, I.SERVER_TIMEOUT, FAILED, "timeout (Timer F)",
+             "RFC 3261 17.1.2.2; RFC 6665 4.2.2",
+             note="the confirmation went unanswered: the notifier ends the subscription; "
+             "the phone, unconfirmed, reverts")
     rows.add(early, I.PHONE_SENDS_200, early_done, _status(200), ref, status=200)
     rows.add(early, I.SERVER_SENDS_2XX, received, _status(answer), ref,
              note="the 2xx arrived before the phone answered the early NOTIFY", status=answer)
@@ -498,6 +568,9 @@ def _afe_phone(profile: Profile, feature: Feature, afe: AfeSettings) -> Transiti
              status=answer)
     rows.add(early_done, I.PHONE_TIMEOUT, end, "timeout (2xx lost)", ref,
              note="the NOTIFY already told the outcome")
+    rows.add(early_done, I.SERVER_SENDS_ERROR, FAILED, "4xx-6xx", ref,
+             note="the NOTIFY crossed the request (an administrator's change of the "
+             f"feature), which failed all the same: {reverted} to what the NOTIFY said")
     return rows.table("Idle", end, (end, FAILED), Mechanism.AS_FEATURE_EVENT)
 
 

@@ -154,9 +154,6 @@ class SyncFailure(OracleFailure):
 #: ``tests/testing/test_known_issues.py``. The defects that broad fault families trigger
 #: are recognised by signature instead (``oracles.REFERENCE_AGENT_ISSUES``).
 AVOIDED: dict[str, str] = {
-    "line-same-value": "phone.set_sync(on) with the line already so steps PHONE_ENABLES_SYNC "
-                       "/ PHONE_DISABLES_SYNC anyway: an illegal transition of the line table "
-                       "(agents/phone.py set_sync). The machine toggles the setting instead.",
     "code-queued-after-sync-off": "a code change queued behind one in flight is sent after "
                                   "the line's sync was switched off (agents/phone.py "
                                   "_start_next does not look at the line). The sync toggle "
@@ -278,8 +275,6 @@ class SyncMachine(RuleBasedStateMachine):
         self.setup: Setup | None = None
         self.steps: list[Stimulus] = []
         self.failed = False
-        #: the line setting last asked for (where the line does not gate sync)
-        self.setting = True
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -368,15 +363,10 @@ class SyncMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.bench is not None and not (
         "code-queued-after-sync-off" in self.avoid and self.bench.profile.codes is not None
         and self.bench.ledger.pending(self.bench.phone.steps)))
-    @rule()
-    def toggle_line_sync(self) -> None:
-        # a toggle, as a user flips the setting: switching it to the value it already has
-        # is not a transition of the line's table (AVOIDED "line-same-value"); where the
-        # line does not gate sync (Fortinet) the setting alternates all the same
-        bench = self._bench()
-        wanted = self.setting if not bench.profile.gated else bench.phone.sync_active
-        self.setting = not wanted
-        self.do(SetSync(self.setting))
+    @rule(on=st.booleans())
+    def toggle_line_sync(self, on: bool) -> None:
+        # either value, the one the line already has included (a no-op at the phone)
+        self.do(SetSync(on))
 
 
 def _fault_rules(profile: Profile, families: frozenset[str], avoid: frozenset[str]

@@ -31,7 +31,7 @@ from typing import Protocol
 from fsync_model.agents.events import Problem
 from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
 from fsync_model.bodies import feature_event as fe
-from fsync_model.model import FlowKind, MachineKey, Step
+from fsync_model.model import MachineKey, Step
 from fsync_model.profile import Direction, Feature, Mechanism, PolicyMode, Profile
 from fsync_model.sip.checker import check_message
 from fsync_model.sip.errors import SipParseError
@@ -345,33 +345,6 @@ _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<sta
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
     KnownIssue(
-        "full-state-outstanding",
-        "while a full-state NOTIFY is outstanding the server's subscription table allows "
-        "only the phone's 200: a NOTIFY the phone refuses (481 for a subscription it ended, "
-        "a damaged body) or never answers (64*T1 of loss), or a refresh or unsubscribe "
-        "crossing it, is illegal there, and the server carries on with the next part; the "
-        "same while the full state still waits behind a change NOTIFY in flight "
-        "(Awaiting*State: an unsubscribe crossing it)",
-        "model/tables.py (_answer_and_notifies), agents/server.py (_on_subscribe)",
-        "server", r".+/subscription", r"\w*(StateNotified|FullStateNotified)|Awaiting\w*State",
-        frozenset({"PHONE_SENDS_ERROR", "SERVER_TIMEOUT", "SERVER_SENDS_NOTIFY",
-                   "PHONE_SENDS_SUBSCRIBE", "PHONE_SENDS_UNSUBSCRIBE", "SERVER_SENDS_2XX",
-                   "SERVER_SENDS_NOTIFY_TERMINATED"})),
-    KnownIssue(
-        "confirm-unanswered",
-        "the confirming NOTIFY of a set request goes unanswered: the phone-initiated "
-        "table has no SERVER_TIMEOUT row after the server's NOTIFY",
-        "model/tables.py (_afe_phone)", "server", r".+/phone-initiated",
-        r"(Confirm|Rejection)Received", frozenset({"SERVER_TIMEOUT"})),
-    KnownIssue(
-        "full-state-taken-as-confirmation",
-        "the full state answering a late refresh reaches the phone while a set request is "
-        "in flight and is taken as its confirmation; the policy's error answer that follows "
-        "is then illegal and the flow stays in the middle (see KNOWN_STATE_ISSUES "
-        "full-state-crosses-set-request)", "agents/phone.py (_on_notify)", "phone",
-        r".+/phone-initiated", r"(Confirmed|Rejected)AwaitingAnswer",
-        frozenset({"SERVER_SENDS_ERROR"})),
-    KnownIssue(
         "code-ack-repeated",
         "the PBX steps every ACK the UA hands it for a code call: a retransmitted 2xx "
         "re-ACKed by the phone (RFC 3261 13.2.2.4), a duplicated ACK, or the ACK of a 401 "
@@ -390,22 +363,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
 
 #: known defects an oracle (not a transition) shows: id -> what, and where to fix it
 KNOWN_STATE_ISSUES: dict[str, str] = {
-    "full-state-crosses-set-request":
-        "the phone routes a NOTIFY by the state of its machines, not by what it is: the "
-        "full state answering a late refresh that arrives while a set request is in flight "
-        "is taken as its confirmation (old state: Reverted), and a change NOTIFY arriving "
-        "during a refresh as the full state (agents/phone.py _on_notify; the routing rule "
-        "in model/tables.py). The phone converges on the next NOTIFY. The confirmation "
-        "the full state displaced, still on its way, is then taken for the next change's "
-        "(which ends Reverted). The policy oracle skips changes whose flow overlaps a "
-        "subscription exchange or starts within 64*T1 of a refresh (its full state may be "
-        "late), and the next change of the feature within 64*T1, while this is listed.",
-    "phone-reverts-on-default-rings":
-        "a no-answer forward set at the phone without a ring count is confirmed with the "
-        "server's ring count (its default): the phone compares ring counts, takes the "
-        "confirmation for a rejection and ends Reverted (with the right value) "
-        "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
-        "such changes while this is listed.",
     "code-ringing-forever":
         "a code INVITE that got a provisional (a proxy or the PBX rings) and then never a "
         "final answer (the INVITE lost past the proxy) never ends: an INVITE client "
@@ -639,10 +596,6 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
         runs = _runs(phone.steps, key) if spec.phone is not None else []
         if not runs or runs[-1][0] in _FLOW_ENDS | {"Idle"}:
             continue
-        if "full-state-crosses-set-request" in set(known) and runs[-1][0] in (
-                "ConfirmedAwaitingAnswer", "RejectedAwaitingAnswer"):
-            stuck.add(spec.feature.value)  # the known defect leaves it there
-            continue
         if "code-ringing-forever" in set(known) and runs[-1][0] == "Proceeding":
             stuck.add(spec.feature.value)  # the known defect leaves it there
             continue
@@ -678,43 +631,19 @@ def check_ignored_changes(profile: Profile, phone: _Agents, ledger: Ledger,
     """as-feature-event under the accept policy: a set request must not end Reverted (the
     server confirmed another state), unless an administrator changed the same feature
     while it was in flight or just before (its NOTIFY still on the way), or the policy
-    changed meanwhile. Holds at any time."""
+    changed meanwhile. Holds at any time. (``known``: `KNOWN_STATE_ISSUES` to tolerate;
+    none concerns this oracle at present.)"""
     if profile.afe is None:
         return []
-    default_rings = "phone-reverts-on-default-rings" in set(known)
-    crossing = "full-state-crosses-set-request" in set(known)
-    subscription = MachineKey(profile.id, FlowKind.SUBSCRIPTION)
-    exchanges = [s.time for s in phone.steps if s.machine == subscription and s.time is not None]
-    # refreshes sent while Active: their full state may come late (retransmitted for up to
-    # 64*T1, or queued behind another NOTIFY) and cross a set request sent meanwhile
-    refreshes = [s.time for s in phone.steps if s.machine == subscription and s.time is not None
-                 and s.source == "Active" and s.input.value == "PHONE_SENDS_SUBSCRIBE"]
     out = []
     for spec in profile.features:
         if spec.phone is None:
             continue
         name: FeatureName = spec.feature.value
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
-        made = [e.change for e in ledger.events if e.kind == "user" and e.active
-                and e.change is not None and e.change.feature == name]
-        crossed: float | None = None  # when the last run overlapping an exchange ended
-        for index, (end, start, _, finish) in enumerate(_runs(phone.steps, key)):
-            overlaps = crossing and any(start <= t <= finish for t in exchanges)
-            after_crossed = crossed is not None and start - crossed <= TRANSACTION_LIFETIME
-            if overlaps:
-                crossed = finish
-            change = made[index] if index < len(made) else None
-            if default_rings and change is not None and change.on and change.rings is None and (
-                    name == "cfna"):
-                continue
+        for end, start, _, finish in _runs(phone.steps, key):
             if end != "Reverted" or _modes_during(profile, ledger, (start, finish)) != {
                     PolicyMode.ACCEPT}:
-                continue
-            if overlaps or after_crossed or (crossing and any(
-                    start - TRANSACTION_LIFETIME <= t <= finish for t in refreshes)):
-                # the full state crossed this change (a refresh's, maybe late); or it crossed
-                # the one before, and the confirmation it displaced (on its way for up to
-                # 64*T1) was taken for this
                 continue
             # an administrator's change of the same feature whose NOTIFY may still have been
             # on its way (retransmitted for up to 64*T1) races the set request: legitimate

@@ -11,14 +11,14 @@ from collections.abc import Callable
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Answer, Bench, Match, Provisional, Swallow
+from fsync_model.testing.fixtures import Bench, Match, Provisional, Swallow
 from fsync_model.testing.machine import AVOIDED
 from fsync_model.testing.oracles import (
     KNOWN_STATE_ISSUES,
     REFERENCE_AGENT_ISSUES,
     OracleFailure,
 )
-from fsync_model.testing.stimuli import DropNext, DuplicateNext, LinkFaults
+from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -26,35 +26,6 @@ def strict(bench: Bench) -> Bench:
     bench.known = ()
     bench.known_states = ()
     return bench
-
-
-def full_state_outstanding() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.arm("phone", Answer(Match("NOTIFY"), 481))
-    bench.start()
-    bench.check()
-    # the same with the full state still queued behind a change NOTIFY in flight (found by
-    # a longer property run): the unsubscribe crosses it in AwaitingFullState
-    bench = strict(Bench("broadsoft", seed=64, subscribe_expires=120))
-    bench.start()
-    bench.network(LinkFaults(delay=(0.2, 1.5)))
-    bench.advance(107.81)
-    bench.set_sync(False)
-    bench.set_sync(True)
-    bench.admin_change(Change("cfa", True, "100"))
-    bench.set_sync(False)
-    bench.set_sync(True)
-    bench.advance(5.0)
-    bench.check()
-
-
-def confirm_unanswered() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.start()
-    bench.arm("phone", Swallow(Match("NOTIFY")))
-    bench.user_change(Change("dnd", True))
-    bench.advance(40.0)
-    bench.check()
 
 
 def code_ack_repeated() -> None:
@@ -70,13 +41,6 @@ def code_bye_before_ack() -> None:
     bench.start()
     bench.arm("server", Swallow(Match("ACK")))
     bench.user_change(Change("dnd", True))
-    bench.check()
-
-
-def line_same_value() -> None:
-    bench = Bench("broadsoft")
-    bench.start()
-    bench.set_sync(True)
     bench.check()
 
 
@@ -132,50 +96,14 @@ def indicator_keeps_reverted_rings() -> None:
     bench.check(final=True)
 
 
-def full_state_crosses_set_request() -> None:
-    bench = strict(Bench("fortinet"))
-    bench.start()
-    bench.network(DropNext(1, "server"))  # the refresh's first copy: it is answered late
-    bench.advance(3239.81)
-    bench.set_sync(False)  # ignored on Fortinet (not gated); keeps the timing of the find
-    bench.admin_change(Change("dnd", False))
-    bench.user_change(Change("cfa", True, "100"))
-    bench.check()
-
-
-def full_state_taken_as_confirmation() -> None:
-    bench = strict(Bench("fortinet"))
-    bench.start()
-    bench.set_policy("error")
-    bench.network(DropNext(1, "server"))
-    bench.advance(3239.81)
-    bench.set_sync(False)  # ignored on Fortinet; keeps the timing of the find
-    bench.user_change(Change("cfa", False))
-    bench.admin_change(Change("dnd", False))
-    bench.check()
-
-
-def phone_reverts_on_default_rings() -> None:
-    bench = strict(Bench("broadsoft"))
-    bench.start()
-    bench.user_change(Change("cfna", True, "100"))
-    bench.check()
-
-
 SCENARIOS: dict[str, Callable[[], None]] = {
-    "full-state-outstanding": full_state_outstanding,
-    "confirm-unanswered": confirm_unanswered,
     "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
-    "line-same-value": line_same_value,
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-ringing-forever": code_ringing_forever,
     "code-no-code-applied": code_no_code_applied,
     "policy-mid-call": policy_mid_call,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
-    "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
-    "full-state-crosses-set-request": full_state_crosses_set_request,
-    "full-state-taken-as-confirmation": full_state_taken_as_confirmation,
 }
 
 
