@@ -11,13 +11,20 @@ Test purposes:
     TP/3CX/NEG/006         a refresh accepted without a challenge
     TP/3CX/NEG/007         a refresh refused
     TP/3CX/NEG/008         a refresh unanswered
-    TP/3CX/NEG/009         the phone refuses the uaCSTA session
-    TP/3CX/NEG/010         the phone refuses MonitorStart
-    TP/3CX/NEG/011         MonitorStart goes unanswered
-    TP/3CX/NEG/012         with feature sync off every change stays local
-    TP/3CX/NEG/013         the server's policy rejects the change
-    TP/3CX/NEG/014         the server's policy refuses the change
-    TP/3CX/NEG/015         a change over a lossy link
+    TP/3CX/NEG/009         the phone unregisters
+    TP/3CX/NEG/010         a de-REGISTER accepted without a challenge
+    TP/3CX/NEG/011         the de-REGISTER is refused
+    TP/3CX/NEG/012         the de-REGISTER goes unanswered
+    TP/3CX/NEG/013         the authenticated de-REGISTER is refused
+    TP/3CX/NEG/014         the authenticated de-REGISTER goes unanswered
+    TP/3CX/NEG/015         the de-REGISTER's credentials are challenged again
+    TP/3CX/NEG/016         the phone refuses the uaCSTA session
+    TP/3CX/NEG/017         the phone refuses MonitorStart
+    TP/3CX/NEG/018         MonitorStart goes unanswered
+    TP/3CX/NEG/019         with feature sync off every change stays local
+    TP/3CX/NEG/020         the server's policy rejects the change
+    TP/3CX/NEG/021         the server's policy refuses the change
+    TP/3CX/NEG/022         a change over a lossy link
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -43,7 +50,7 @@ def test_tp_3cx_neg_001(fsync_target: Target) -> None:
         server -> phone  4xx-6xx
         phone -> server  REGISTER (retry after 30 s)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  200 OK
     """
     fsync_target.arm("server", Answer(Match("REGISTER"), 503))
@@ -82,7 +89,7 @@ def test_tp_3cx_neg_003(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  4xx-6xx
     """
     fsync_target.arm("server", Answer(Match("REGISTER"), 503, skip=1))
@@ -102,7 +109,7 @@ def test_tp_3cx_neg_004(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         phone            timeout (Timer F)
     """
     fsync_target.arm("server", Swallow(Match("REGISTER"), skip=1))
@@ -123,8 +130,10 @@ def test_tp_3cx_neg_005(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
     """
     fsync_target.arm("server", Answer(Match("REGISTER"), 407, skip=1))
     fsync_target.start()
@@ -143,7 +152,7 @@ def test_tp_3cx_neg_006(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  200 OK
         phone -> server  REGISTER (refresh)
         server -> phone  200 OK
@@ -166,7 +175,7 @@ def test_tp_3cx_neg_007(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  200 OK
         phone -> server  REGISTER (refresh)
         server -> phone  4xx-6xx
@@ -189,7 +198,7 @@ def test_tp_3cx_neg_008(fsync_target: Target) -> None:
     Expected ladder (3cx/registration):
         phone -> server  REGISTER (Expires: 3600)
         server -> phone  407 Proxy Authentication Required
-        phone -> server  REGISTER (Authorization)
+        phone -> server  REGISTER (Proxy-Authorization)
         server -> phone  200 OK
         phone -> server  REGISTER (refresh)
         phone            timeout (Timer F)
@@ -205,7 +214,213 @@ def test_tp_3cx_neg_008(fsync_target: Target) -> None:
 
 
 def test_tp_3cx_neg_009(fsync_target: Target) -> None:
-    """TP/3CX/NEG/009: the phone refuses the uaCSTA session.
+    """TP/3CX/NEG/009: the phone unregisters.
+
+    The de-REGISTER is challenged and sent again with credentials; the registrar removes the
+    binding.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Expires: 0, Proxy-Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/registration", "Registered", "PHONE_SENDS_UNREGISTER")
+    fsync_target.expect_reached("3cx/registration", "Unregistering", "SERVER_SENDS_CHALLENGE")
+    fsync_target.expect_reached(
+        "3cx/registration",
+        "UnregisterChallenged",
+        "PHONE_SENDS_UNREGISTER",
+    )
+    fsync_target.expect_reached("3cx/registration", "UnregisterAuthenticating", "SERVER_SENDS_2XX")
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_010(fsync_target: Target) -> None:
+    """TP/3CX/NEG/010: a de-REGISTER accepted without a challenge.
+
+    The registrar removes the binding at once.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 200))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/registration", "Unregistering", "SERVER_SENDS_2XX")
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_011(fsync_target: Target) -> None:
+    """TP/3CX/NEG/011: the de-REGISTER is refused.
+
+    The de-REGISTER is answered 503: the phone counts itself unregistered (the binding expires
+    anyway).
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/registration", "Unregistering", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_012(fsync_target: Target) -> None:
+    """TP/3CX/NEG/012: the de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER is lost: the phone counts itself unregistered.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER")))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/registration", "Unregistering", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_013(fsync_target: Target) -> None:
+    """TP/3CX/NEG/013: the authenticated de-REGISTER is refused.
+
+    The de-REGISTER with credentials is answered 503.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Expires: 0, Proxy-Authorization)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "3cx/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_014(fsync_target: Target) -> None:
+    """TP/3CX/NEG/014: the authenticated de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER with credentials is lost.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Expires: 0, Proxy-Authorization)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER"), skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/registration", "UnregisterAuthenticating", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_015(fsync_target: Target) -> None:
+    """TP/3CX/NEG/015: the de-REGISTER's credentials are challenged again.
+
+    The de-REGISTER with credentials is challenged with the same nonce (refused): the phone
+    gives up; registering again starts a new attempt.
+
+    Expected ladder (3cx/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Expires: 0, Proxy-Authorization)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Expires: 0, Proxy-Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  407 Proxy Authentication Required
+        phone -> server  REGISTER (Proxy-Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 407, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "3cx/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("3cx/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_016(fsync_target: Target) -> None:
+    """TP/3CX/NEG/016: the phone refuses the uaCSTA session.
 
     The phone answers the session INVITE 488: the server counts uaCSTA as failed.
 
@@ -222,8 +437,8 @@ def test_tp_3cx_neg_009(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_3cx_neg_010(fsync_target: Target) -> None:
-    """TP/3CX/NEG/010: the phone refuses MonitorStart.
+def test_tp_3cx_neg_017(fsync_target: Target) -> None:
+    """TP/3CX/NEG/017: the phone refuses MonitorStart.
 
     The phone answers the MonitorStart INFO 500: monitoring fails.
 
@@ -243,8 +458,8 @@ def test_tp_3cx_neg_010(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_3cx_neg_011(fsync_target: Target) -> None:
-    """TP/3CX/NEG/011: MonitorStart goes unanswered.
+def test_tp_3cx_neg_018(fsync_target: Target) -> None:
+    """TP/3CX/NEG/018: MonitorStart goes unanswered.
 
     Every copy of the MonitorStart INFO is lost: the server's transaction times out.
 
@@ -265,8 +480,8 @@ def test_tp_3cx_neg_011(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(sync=False)
-def test_tp_3cx_neg_012(fsync_target: Target) -> None:
-    """TP/3CX/NEG/012: with feature sync off every change stays local.
+def test_tp_3cx_neg_019(fsync_target: Target) -> None:
+    """TP/3CX/NEG/019: with feature sync off every change stays local.
 
     The line's feature sync is off (the default): dnd on at the phone is applied locally and
     nothing goes to the server; switched on, the line syncs again.
@@ -285,8 +500,8 @@ def test_tp_3cx_neg_012(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_3cx_neg_013(fsync_target: Target) -> None:
-    """TP/3CX/NEG/013: the server's policy rejects the change.
+def test_tp_3cx_neg_020(fsync_target: Target) -> None:
+    """TP/3CX/NEG/020: the server's policy rejects the change.
 
     The server accepts the request and does not apply it (policy reject): a one-way mechanism
     cannot tell, the phone keeps its change and the server its state.
@@ -308,8 +523,8 @@ def test_tp_3cx_neg_013(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_3cx_neg_014(fsync_target: Target) -> None:
-    """TP/3CX/NEG/014: the server's policy refuses the change.
+def test_tp_3cx_neg_021(fsync_target: Target) -> None:
+    """TP/3CX/NEG/021: the server's policy refuses the change.
 
     The server answers the request 403 (policy error): the flow fails and the phone reverts.
 
@@ -330,8 +545,8 @@ def test_tp_3cx_neg_014(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_3cx_neg_015(fsync_target: Target) -> None:
-    """TP/3CX/NEG/015: a change over a lossy link.
+def test_tp_3cx_neg_022(fsync_target: Target) -> None:
+    """TP/3CX/NEG/022: a change over a lossy link.
 
     20 % of the datagrams are lost both ways: retransmissions carry the change through and both
     sides agree.

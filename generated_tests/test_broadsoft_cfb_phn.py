@@ -7,10 +7,12 @@ Test purposes:
     TP/BSFT/CFB/PHN/002    cfb switched on and off again at the phone
     TP/BSFT/CFB/PHN/003    the confirming NOTIFY overtakes the 2xx
     TP/BSFT/CFB/PHN/004    the 2xx is lost after the confirming NOTIFY
-    TP/BSFT/CFB/PHN/005    the server refuses the set request
-    TP/BSFT/CFB/PHN/006    the set request goes unanswered
-    TP/BSFT/CFB/PHN/007    the confirming NOTIFY never reaches the phone
-    TP/BSFT/CFB/PHN/008    the confirming NOTIFY is refused
+    TP/BSFT/CFB/PHN/005    an administrator's change crosses a refused set request
+    TP/BSFT/CFB/PHN/006    the server refuses the set request
+    TP/BSFT/CFB/PHN/007    the set request goes unanswered
+    TP/BSFT/CFB/PHN/008    the confirming NOTIFY never reaches the phone
+    TP/BSFT/CFB/PHN/009    the confirming NOTIFY goes unanswered
+    TP/BSFT/CFB/PHN/010    the confirming NOTIFY is refused
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -152,7 +154,48 @@ def test_tp_bsft_cfb_phn_004(fsync_target: Target) -> None:
 
 
 def test_tp_bsft_cfb_phn_005(fsync_target: Target) -> None:
-    """TP/BSFT/CFB/PHN/005: the server refuses the set request.
+    """TP/BSFT/CFB/PHN/005: an administrator's change crosses a refused set request.
+
+    The server refuses the set request (403), and the NOTIFY of an administrator's same change
+    reaches the phone before the refusal: the phone takes the NOTIFY for the confirmation, then
+    the refusal fails the change; the phone keeps what the NOTIFY said, the server's state.
+
+    Expected ladder (broadsoft/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  SUBSCRIBE (SetForwarding forwardBusy)
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, new state)
+        phone -> server  200 OK
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("SUBSCRIBE", body=True), 403))
+    fsync_target.arm("phone", HoldBack(Match("SUBSCRIBE", response="4xx"), Match("NOTIFY")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.admin_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "broadsoft/cfb/phone-initiated",
+        "SetRequestSent",
+        "SERVER_SENDS_NOTIFY",
+    )
+    fsync_target.expect_reached(
+        "broadsoft/cfb/phone-initiated",
+        "ConfirmBeforeAnswer",
+        "PHONE_SENDS_200",
+    )
+    fsync_target.expect_reached(
+        "broadsoft/cfb/phone-initiated",
+        "ConfirmedAwaitingAnswer",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("broadsoft/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_state("phone", Change("cfb", True, target="2001"))
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_bsft_cfb_phn_006(fsync_target: Target) -> None:
+    """TP/BSFT/CFB/PHN/006: the server refuses the set request.
 
     The server answers the set request 403: the flow fails and the phone puts its indicator
     back; phone and server still agree.
@@ -176,8 +219,8 @@ def test_tp_bsft_cfb_phn_005(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_bsft_cfb_phn_006(fsync_target: Target) -> None:
-    """TP/BSFT/CFB/PHN/006: the set request goes unanswered.
+def test_tp_bsft_cfb_phn_007(fsync_target: Target) -> None:
+    """TP/BSFT/CFB/PHN/007: the set request goes unanswered.
 
     Every copy of the set request is lost: Timer F fires, the flow fails and the phone reverts.
 
@@ -197,8 +240,8 @@ def test_tp_bsft_cfb_phn_006(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_bsft_cfb_phn_007(fsync_target: Target) -> None:
-    """TP/BSFT/CFB/PHN/007: the confirming NOTIFY never reaches the phone.
+def test_tp_bsft_cfb_phn_008(fsync_target: Target) -> None:
+    """TP/BSFT/CFB/PHN/008: the confirming NOTIFY never reaches the phone.
 
     The confirming NOTIFY is answered on the path (an SBC) but never reaches the phone: the
     phone gives up after the confirm timeout and reverts; the next subscription refresh brings
@@ -225,8 +268,39 @@ def test_tp_bsft_cfb_phn_007(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_bsft_cfb_phn_008(fsync_target: Target) -> None:
-    """TP/BSFT/CFB/PHN/008: the confirming NOTIFY is refused.
+def test_tp_bsft_cfb_phn_009(fsync_target: Target) -> None:
+    """TP/BSFT/CFB/PHN/009: the confirming NOTIFY goes unanswered.
+
+    Every copy of the confirming NOTIFY is lost: the phone gives up after the confirm timeout
+    and reverts, the server's transaction times out and the subscription ends (RFC 6665 4.2.2);
+    the phone's refresh is answered 481 and the new subscription's full state brings it the
+    server's state.
+
+    Expected ladder (broadsoft/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  SUBSCRIBE (SetForwarding forwardBusy)
+        server -> phone  200 OK
+        phone            no NOTIFY within 32 s
+    """
+    fsync_target.start()
+    fsync_target.arm("phone", Swallow(Match("NOTIFY")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("broadsoft/cfb/phone-initiated", "AwaitingConfirm", "PHONE_TIMEOUT")
+    fsync_target.expect_reached(
+        "broadsoft/cfb/phone-initiated",
+        "ConfirmReceived",
+        "SERVER_TIMEOUT",
+    )
+    fsync_target.expect_flow("broadsoft/cfb/phone-initiated", "Failed")
+    fsync_target.expect_problem("CONFIRM-TIMEOUT")
+    fsync_target.expect_state("phone", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_bsft_cfb_phn_010(fsync_target: Target) -> None:
+    """TP/BSFT/CFB/PHN/010: the confirming NOTIFY is refused.
 
     The confirming NOTIFY is answered 500: the server records the flow as failed; the next
     refresh reconciles the phone.

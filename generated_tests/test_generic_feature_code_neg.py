@@ -11,10 +11,17 @@ Test purposes:
     TP/GFC/NEG/006         a refresh accepted without a challenge
     TP/GFC/NEG/007         a refresh refused
     TP/GFC/NEG/008         a refresh unanswered
-    TP/GFC/NEG/009         with feature sync off every change stays local
-    TP/GFC/NEG/010         the server's policy rejects the change
-    TP/GFC/NEG/011         the server's policy refuses the change
-    TP/GFC/NEG/012         a change over a lossy link
+    TP/GFC/NEG/009         the phone unregisters
+    TP/GFC/NEG/010         a de-REGISTER accepted without a challenge
+    TP/GFC/NEG/011         the de-REGISTER is refused
+    TP/GFC/NEG/012         the de-REGISTER goes unanswered
+    TP/GFC/NEG/013         the authenticated de-REGISTER is refused
+    TP/GFC/NEG/014         the authenticated de-REGISTER goes unanswered
+    TP/GFC/NEG/015         the de-REGISTER's credentials are challenged again
+    TP/GFC/NEG/016         with feature sync off every change stays local
+    TP/GFC/NEG/017         the server's policy rejects the change
+    TP/GFC/NEG/018         the server's policy refuses the change
+    TP/GFC/NEG/019         a change over a lossy link
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -138,6 +145,8 @@ def test_tp_gfc_neg_005(fsync_target: Target) -> None:
         server -> phone  401 Unauthorized
         phone -> server  REGISTER (Authorization)
         server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
     """
     fsync_target.arm("server", Answer(Match("REGISTER"), 401, skip=1))
     fsync_target.start()
@@ -229,9 +238,243 @@ def test_tp_gfc_neg_008(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-@pytest.mark.fsync_setup(sync=False)
 def test_tp_gfc_neg_009(fsync_target: Target) -> None:
-    """TP/GFC/NEG/009: with feature sync off every change stays local.
+    """TP/GFC/NEG/009: the phone unregisters.
+
+    The de-REGISTER is challenged and sent again with credentials; the registrar removes the
+    binding.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "Registered",
+        "PHONE_SENDS_UNREGISTER",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "Unregistering",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "UnregisterChallenged",
+        "PHONE_SENDS_UNREGISTER",
+    )
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_010(fsync_target: Target) -> None:
+    """TP/GFC/NEG/010: a de-REGISTER accepted without a challenge.
+
+    The registrar removes the binding at once.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 200))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "Unregistering",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_011(fsync_target: Target) -> None:
+    """TP/GFC/NEG/011: the de-REGISTER is refused.
+
+    The de-REGISTER is answered 503: the phone counts itself unregistered (the binding expires
+    anyway).
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "Unregistering",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_012(fsync_target: Target) -> None:
+    """TP/GFC/NEG/012: the de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER is lost: the phone counts itself unregistered.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER")))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "Unregistering",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_013(fsync_target: Target) -> None:
+    """TP/GFC/NEG/013: the authenticated de-REGISTER is refused.
+
+    The de-REGISTER with credentials is answered 503.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_014(fsync_target: Target) -> None:
+    """TP/GFC/NEG/014: the authenticated de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER with credentials is lost.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER"), skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "UnregisterAuthenticating",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_gfc_neg_015(fsync_target: Target) -> None:
+    """TP/GFC/NEG/015: the de-REGISTER's credentials are challenged again.
+
+    The de-REGISTER with credentials is challenged with the same nonce (refused): the phone
+    gives up; registering again starts a new attempt.
+
+    Expected ladder (generic-feature-code/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 401, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "generic-feature-code/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("generic-feature-code/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(sync=False)
+def test_tp_gfc_neg_016(fsync_target: Target) -> None:
+    """TP/GFC/NEG/016: with feature sync off every change stays local.
 
     The line's feature sync is off (the default): dnd on at the phone is applied locally and
     nothing goes to the server; switched on, the line syncs again.
@@ -250,8 +493,8 @@ def test_tp_gfc_neg_009(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_gfc_neg_010(fsync_target: Target) -> None:
-    """TP/GFC/NEG/010: the server's policy rejects the change.
+def test_tp_gfc_neg_017(fsync_target: Target) -> None:
+    """TP/GFC/NEG/017: the server's policy rejects the change.
 
     The server accepts the request and does not apply it (policy reject): a one-way mechanism
     cannot tell, the phone keeps its change and the server its state.
@@ -273,8 +516,8 @@ def test_tp_gfc_neg_010(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_gfc_neg_011(fsync_target: Target) -> None:
-    """TP/GFC/NEG/011: the server's policy refuses the change.
+def test_tp_gfc_neg_018(fsync_target: Target) -> None:
+    """TP/GFC/NEG/018: the server's policy refuses the change.
 
     The server answers the request 403 (policy error): the flow fails and the phone reverts.
 
@@ -295,8 +538,8 @@ def test_tp_gfc_neg_011(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_gfc_neg_012(fsync_target: Target) -> None:
-    """TP/GFC/NEG/012: a change over a lossy link.
+def test_tp_gfc_neg_019(fsync_target: Target) -> None:
+    """TP/GFC/NEG/019: a change over a lossy link.
 
     20 % of the datagrams are lost both ways: retransmissions carry the change through and both
     sides agree.

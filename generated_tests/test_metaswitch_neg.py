@@ -11,32 +11,65 @@ Test purposes:
     TP/MSW/NEG/006         a refresh accepted without a challenge
     TP/MSW/NEG/007         a refresh refused
     TP/MSW/NEG/008         a refresh unanswered
-    TP/MSW/NEG/009         the server does not know the package (489)
-    TP/MSW/NEG/010         the SUBSCRIBE is refused
-    TP/MSW/NEG/011         a refresh finds the subscription gone (481)
-    TP/MSW/NEG/012         a refresh answered 489
-    TP/MSW/NEG/013         a refresh refused
-    TP/MSW/NEG/014         a refresh unanswered
-    TP/MSW/NEG/015         the subscription expires at the server
-    TP/MSW/NEG/016         1 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
-    TP/MSW/NEG/017         2 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
-    TP/MSW/NEG/018         3 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
-    TP/MSW/NEG/019         4 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
-    TP/MSW/NEG/020         1 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
-    TP/MSW/NEG/021         2 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
-    TP/MSW/NEG/022         3 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
-    TP/MSW/NEG/023         4 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
-    TP/MSW/NEG/024         feature sync switched off ends the subscription
-    TP/MSW/NEG/025         a change NOTIFY with a bad body (bool-literal)
-    TP/MSW/NEG/026         a change NOTIFY with a bad body (bad-forwarding-type)
-    TP/MSW/NEG/027         a change NOTIFY with a bad body (ring-count-range)
-    TP/MSW/NEG/028         a change NOTIFY with a bad body (garbage)
-    TP/MSW/NEG/029         a set request with a bad body
-    TP/MSW/NEG/030         a ring count outside the server's range
-    TP/MSW/NEG/031         with feature sync off every change stays local
-    TP/MSW/NEG/032         the server's policy rejects the change
-    TP/MSW/NEG/033         the server's policy refuses the change
-    TP/MSW/NEG/034         a change over a lossy link
+    TP/MSW/NEG/009         the phone unregisters
+    TP/MSW/NEG/010         a de-REGISTER accepted without a challenge
+    TP/MSW/NEG/011         the de-REGISTER is refused
+    TP/MSW/NEG/012         the de-REGISTER goes unanswered
+    TP/MSW/NEG/013         the authenticated de-REGISTER is refused
+    TP/MSW/NEG/014         the authenticated de-REGISTER goes unanswered
+    TP/MSW/NEG/015         the de-REGISTER's credentials are challenged again
+    TP/MSW/NEG/016         the server does not know the package (489)
+    TP/MSW/NEG/017         the SUBSCRIBE goes unanswered
+    TP/MSW/NEG/018         the SUBSCRIBE is refused
+    TP/MSW/NEG/019         a refresh finds the subscription gone (481)
+    TP/MSW/NEG/020         a refresh answered 489
+    TP/MSW/NEG/021         a refresh refused
+    TP/MSW/NEG/022         a refresh unanswered
+    TP/MSW/NEG/023         the subscription expires at the server
+    TP/MSW/NEG/024         1 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
+    TP/MSW/NEG/025         2 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
+    TP/MSW/NEG/026         3 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
+    TP/MSW/NEG/027         4 of 4 full-state NOTIFYs overtake the 2xx (subscribing)
+    TP/MSW/NEG/028         1 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
+    TP/MSW/NEG/029         2 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
+    TP/MSW/NEG/030         3 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
+    TP/MSW/NEG/031         4 of 4 full-state NOTIFYs overtake the 2xx (refreshing)
+    TP/MSW/NEG/032         the 2xx of a refresh is lost after 1 of 4 full-state NOTIFYs
+    TP/MSW/NEG/033         the 2xx of a refresh is lost after 2 of 4 full-state NOTIFYs
+    TP/MSW/NEG/034         the 2xx of a refresh is lost after 3 of 4 full-state NOTIFYs
+    TP/MSW/NEG/035         the 2xx of a refresh is lost after 4 of 4 full-state NOTIFYs
+    TP/MSW/NEG/036         full-state NOTIFY 1 of 4 refused
+    TP/MSW/NEG/037         full-state NOTIFY 1 of 4 unanswered
+    TP/MSW/NEG/038         a refresh crosses full-state NOTIFY 1 of 4
+    TP/MSW/NEG/039         feature sync switched off while full-state NOTIFY 1 of 4 is on its way
+    TP/MSW/NEG/040         full-state NOTIFY 2 of 4 refused
+    TP/MSW/NEG/041         full-state NOTIFY 2 of 4 unanswered
+    TP/MSW/NEG/042         a refresh crosses full-state NOTIFY 2 of 4
+    TP/MSW/NEG/043         feature sync switched off while full-state NOTIFY 2 of 4 is on its way
+    TP/MSW/NEG/044         full-state NOTIFY 3 of 4 refused
+    TP/MSW/NEG/045         full-state NOTIFY 3 of 4 unanswered
+    TP/MSW/NEG/046         a refresh crosses full-state NOTIFY 3 of 4
+    TP/MSW/NEG/047         feature sync switched off while full-state NOTIFY 3 of 4 is on its way
+    TP/MSW/NEG/048         full-state NOTIFY 4 of 4 refused
+    TP/MSW/NEG/049         full-state NOTIFY 4 of 4 unanswered
+    TP/MSW/NEG/050         a refresh crosses full-state NOTIFY 4 of 4
+    TP/MSW/NEG/051         feature sync switched off while full-state NOTIFY 4 of 4 is on its way
+    TP/MSW/NEG/052         a refresh crossing the full state finds the subscription gone (481)
+    TP/MSW/NEG/053         a refresh crossing the full state is answered 489
+    TP/MSW/NEG/054         a refresh crossing the full state is refused
+    TP/MSW/NEG/055         a refresh crossing the full state goes unanswered
+    TP/MSW/NEG/056         the full state overtakes the 2xx of a refresh crossing it
+    TP/MSW/NEG/057         feature sync switched off ends the subscription
+    TP/MSW/NEG/058         a change NOTIFY with a bad body (bool-literal)
+    TP/MSW/NEG/059         a change NOTIFY with a bad body (bad-forwarding-type)
+    TP/MSW/NEG/060         a change NOTIFY with a bad body (ring-count-range)
+    TP/MSW/NEG/061         a change NOTIFY with a bad body (garbage)
+    TP/MSW/NEG/062         a set request with a bad body
+    TP/MSW/NEG/063         a ring count outside the server's range
+    TP/MSW/NEG/064         with feature sync off every change stays local
+    TP/MSW/NEG/065         the server's policy rejects the change
+    TP/MSW/NEG/066         the server's policy refuses the change
+    TP/MSW/NEG/067         a change over a lossy link
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -144,6 +177,8 @@ def test_tp_msw_neg_005(fsync_target: Target) -> None:
         server -> phone  401 Unauthorized
         phone -> server  REGISTER (Authorization)
         server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
     """
     fsync_target.arm("server", Answer(Match("REGISTER"), 401, skip=1))
     fsync_target.start()
@@ -228,7 +263,225 @@ def test_tp_msw_neg_008(fsync_target: Target) -> None:
 
 
 def test_tp_msw_neg_009(fsync_target: Target) -> None:
-    """TP/MSW/NEG/009: the server does not know the package (489).
+    """TP/MSW/NEG/009: the phone unregisters.
+
+    The de-REGISTER is challenged and sent again with credentials; the registrar removes the
+    binding.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/registration", "Registered", "PHONE_SENDS_UNREGISTER")
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "Unregistering",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "UnregisterChallenged",
+        "PHONE_SENDS_UNREGISTER",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_010(fsync_target: Target) -> None:
+    """TP/MSW/NEG/010: a de-REGISTER accepted without a challenge.
+
+    The registrar removes the binding at once.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 200))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/registration", "Unregistering", "SERVER_SENDS_2XX")
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_011(fsync_target: Target) -> None:
+    """TP/MSW/NEG/011: the de-REGISTER is refused.
+
+    The de-REGISTER is answered 503: the phone counts itself unregistered (the binding expires
+    anyway).
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/registration", "Unregistering", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_012(fsync_target: Target) -> None:
+    """TP/MSW/NEG/012: the de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER is lost: the phone counts itself unregistered.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER")))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/registration", "Unregistering", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_013(fsync_target: Target) -> None:
+    """TP/MSW/NEG/013: the authenticated de-REGISTER is refused.
+
+    The de-REGISTER with credentials is answered 503.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  4xx-6xx
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 503, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_ERROR",
+    )
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_014(fsync_target: Target) -> None:
+    """TP/MSW/NEG/014: the authenticated de-REGISTER goes unanswered.
+
+    Every copy of the de-REGISTER with credentials is lost.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        phone            timeout
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("REGISTER"), skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "UnregisterAuthenticating",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_015(fsync_target: Target) -> None:
+    """TP/MSW/NEG/015: the de-REGISTER's credentials are challenged again.
+
+    The de-REGISTER with credentials is challenged with the same nonce (refused): the phone
+    gives up; registering again starts a new attempt.
+
+    Expected ladder (metaswitch/registration):
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 0)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Expires: 0, Authorization)
+        server -> phone  200 OK
+        phone -> server  REGISTER (Expires: 3600)
+        server -> phone  401 Unauthorized
+        phone -> server  REGISTER (Authorization)
+        server -> phone  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Answer(Match("REGISTER"), 401, skip=1))
+    fsync_target.unregister()
+    fsync_target.advance(40.0)
+    fsync_target.register()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/registration",
+        "UnregisterAuthenticating",
+        "SERVER_SENDS_CHALLENGE",
+    )
+    fsync_target.expect_flow("metaswitch/registration", "Registered", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_016(fsync_target: Target) -> None:
+    """TP/MSW/NEG/016: the server does not know the package (489).
 
     The SUBSCRIBE is answered 489 Bad Event (protocol 1.3): the phone waits about 60 s and
     subscribes again.
@@ -257,8 +510,38 @@ def test_tp_msw_neg_009(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_010(fsync_target: Target) -> None:
-    """TP/MSW/NEG/010: the SUBSCRIBE is refused.
+def test_tp_msw_neg_017(fsync_target: Target) -> None:
+    """TP/MSW/NEG/017: the SUBSCRIBE goes unanswered.
+
+    Every copy of the first SUBSCRIBE is lost: Timer F (and Timer N, RFC 6665 4.1.2.4) fires,
+    the phone waits and subscribes again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        phone            timeout (Timer F)
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600) (new dialog)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("server", Swallow(Match("SUBSCRIBE"), seconds=33.0))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "Subscribing", "PHONE_TIMEOUT")
+    fsync_target.expect_reached("metaswitch/subscription", "RetryWait", "PHONE_SENDS_SUBSCRIBE")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_018(fsync_target: Target) -> None:
+    """TP/MSW/NEG/018: the SUBSCRIBE is refused.
 
     The SUBSCRIBE is answered 500: the phone waits and subscribes again.
 
@@ -276,8 +559,8 @@ def test_tp_msw_neg_010(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_011(fsync_target: Target) -> None:
-    """TP/MSW/NEG/011: a refresh finds the subscription gone (481).
+def test_tp_msw_neg_019(fsync_target: Target) -> None:
+    """TP/MSW/NEG/019: a refresh finds the subscription gone (481).
 
     The refresh is answered 481: the phone starts a new subscription at once.
 
@@ -317,8 +600,8 @@ def test_tp_msw_neg_011(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_012(fsync_target: Target) -> None:
-    """TP/MSW/NEG/012: a refresh answered 489.
+def test_tp_msw_neg_020(fsync_target: Target) -> None:
+    """TP/MSW/NEG/020: a refresh answered 489.
 
     The refresh is answered 489: the phone waits and subscribes again.
 
@@ -347,8 +630,8 @@ def test_tp_msw_neg_012(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_013(fsync_target: Target) -> None:
-    """TP/MSW/NEG/013: a refresh refused.
+def test_tp_msw_neg_021(fsync_target: Target) -> None:
+    """TP/MSW/NEG/021: a refresh refused.
 
     The refresh is answered 500: the subscription stays valid until it expires (RFC 6665
     4.1.2.2).
@@ -377,8 +660,8 @@ def test_tp_msw_neg_013(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_014(fsync_target: Target) -> None:
-    """TP/MSW/NEG/014: a refresh unanswered.
+def test_tp_msw_neg_022(fsync_target: Target) -> None:
+    """TP/MSW/NEG/022: a refresh unanswered.
 
     Every copy of the refresh is lost: the subscription stays valid until it expires.
 
@@ -407,8 +690,8 @@ def test_tp_msw_neg_014(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_015(fsync_target: Target) -> None:
-    """TP/MSW/NEG/015: the subscription expires at the server.
+def test_tp_msw_neg_023(fsync_target: Target) -> None:
+    """TP/MSW/NEG/023: the subscription expires at the server.
 
     The refresh is refused and the subscription expires: the server ends it with a terminated
     NOTIFY (reason timeout) and the phone subscribes again.
@@ -453,8 +736,8 @@ def test_tp_msw_neg_015(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_016(fsync_target: Target) -> None:
-    """TP/MSW/NEG/016: 1 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
+def test_tp_msw_neg_024(fsync_target: Target) -> None:
+    """TP/MSW/NEG/024: 1 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
 
     The 2xx to the subscribing SUBSCRIBE is held back until 1 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -489,8 +772,8 @@ def test_tp_msw_neg_016(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_017(fsync_target: Target) -> None:
-    """TP/MSW/NEG/017: 2 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
+def test_tp_msw_neg_025(fsync_target: Target) -> None:
+    """TP/MSW/NEG/025: 2 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
 
     The 2xx to the subscribing SUBSCRIBE is held back until 2 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -538,8 +821,8 @@ def test_tp_msw_neg_017(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_018(fsync_target: Target) -> None:
-    """TP/MSW/NEG/018: 3 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
+def test_tp_msw_neg_026(fsync_target: Target) -> None:
+    """TP/MSW/NEG/026: 3 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
 
     The 2xx to the subscribing SUBSCRIBE is held back until 3 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -597,8 +880,8 @@ def test_tp_msw_neg_018(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_019(fsync_target: Target) -> None:
-    """TP/MSW/NEG/019: 4 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
+def test_tp_msw_neg_027(fsync_target: Target) -> None:
+    """TP/MSW/NEG/027: 4 of 4 full-state NOTIFYs overtake the 2xx (subscribing).
 
     The 2xx to the subscribing SUBSCRIBE is held back until 4 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -667,8 +950,8 @@ def test_tp_msw_neg_019(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_020(fsync_target: Target) -> None:
-    """TP/MSW/NEG/020: 1 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
+def test_tp_msw_neg_028(fsync_target: Target) -> None:
+    """TP/MSW/NEG/028: 1 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
 
     The 2xx to the refreshing SUBSCRIBE is held back until 1 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -715,8 +998,8 @@ def test_tp_msw_neg_020(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_021(fsync_target: Target) -> None:
-    """TP/MSW/NEG/021: 2 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
+def test_tp_msw_neg_029(fsync_target: Target) -> None:
+    """TP/MSW/NEG/029: 2 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
 
     The 2xx to the refreshing SUBSCRIBE is held back until 2 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -776,8 +1059,8 @@ def test_tp_msw_neg_021(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_022(fsync_target: Target) -> None:
-    """TP/MSW/NEG/022: 3 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
+def test_tp_msw_neg_030(fsync_target: Target) -> None:
+    """TP/MSW/NEG/030: 3 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
 
     The 2xx to the refreshing SUBSCRIBE is held back until 3 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -847,8 +1130,8 @@ def test_tp_msw_neg_022(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(subscribe_expires=120)
-def test_tp_msw_neg_023(fsync_target: Target) -> None:
-    """TP/MSW/NEG/023: 4 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
+def test_tp_msw_neg_031(fsync_target: Target) -> None:
+    """TP/MSW/NEG/031: 4 of 4 full-state NOTIFYs overtake the 2xx (refreshing).
 
     The 2xx to the refreshing SUBSCRIBE is held back until 4 of 4 full-state NOTIFYs arrived
     (RFC 6665 4.1.2.4): the subscription becomes active all the same.
@@ -927,8 +1210,937 @@ def test_tp_msw_neg_023(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_024(fsync_target: Target) -> None:
-    """TP/MSW/NEG/024: feature sync switched off ends the subscription.
+@pytest.mark.fsync_setup(subscribe_expires=120)
+def test_tp_msw_neg_032(fsync_target: Target) -> None:
+    """TP/MSW/NEG/032: the 2xx of a refresh is lost after 1 of 4 full-state NOTIFYs.
+
+    Every copy of the 2xx to the refresh is lost, 1 of 4 full-state NOTIFYs reach the phone:
+    when the refresh times out the phone counts it as taken (the NOTIFYs show it).
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        phone            timeout (2xx lost)
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("phone", Swallow(Match("SUBSCRIBE", response="2xx")))
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=1))
+    fsync_target.advance(108.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RefreshingCfaStateReceived",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=120)
+def test_tp_msw_neg_033(fsync_target: Target) -> None:
+    """TP/MSW/NEG/033: the 2xx of a refresh is lost after 2 of 4 full-state NOTIFYs.
+
+    Every copy of the 2xx to the refresh is lost, 2 of 4 full-state NOTIFYs reach the phone:
+    when the refresh times out the phone counts it as taken (the NOTIFYs show it).
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        phone            timeout (2xx lost)
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("phone", Swallow(Match("SUBSCRIBE", response="2xx")))
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=2))
+    fsync_target.advance(108.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RefreshingCfbStateReceived",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=120)
+def test_tp_msw_neg_034(fsync_target: Target) -> None:
+    """TP/MSW/NEG/034: the 2xx of a refresh is lost after 3 of 4 full-state NOTIFYs.
+
+    Every copy of the 2xx to the refresh is lost, 3 of 4 full-state NOTIFYs reach the phone:
+    when the refresh times out the phone counts it as taken (the NOTIFYs show it).
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        phone            timeout (2xx lost)
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.start()
+    fsync_target.arm("phone", Swallow(Match("SUBSCRIBE", response="2xx")))
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=3))
+    fsync_target.advance(108.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RefreshingCfnaStateReceived",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=120)
+def test_tp_msw_neg_035(fsync_target: Target) -> None:
+    """TP/MSW/NEG/035: the 2xx of a refresh is lost after 4 of 4 full-state NOTIFYs.
+
+    Every copy of the 2xx to the refresh is lost, 4 of 4 full-state NOTIFYs reach the phone:
+    when the refresh times out the phone counts it as taken (the NOTIFYs show it).
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+        phone            timeout (2xx lost)
+    """
+    fsync_target.start()
+    fsync_target.arm("phone", Swallow(Match("SUBSCRIBE", response="2xx")))
+    fsync_target.advance(108.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RefreshingDndStateReceived",
+        "PHONE_TIMEOUT",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_036(fsync_target: Target) -> None:
+    """TP/MSW/NEG/036: full-state NOTIFY 1 of 4 refused.
+
+    The phone answers full-state NOTIFY 1 of 4 500: the subscription stays (RFC 5057) and the
+    next part follows; the next refresh brings the full state again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  4xx-6xx
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Answer(Match("NOTIFY"), 500))
+    fsync_target.start()
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfaStateNotified", "PHONE_SENDS_ERROR")
+    fsync_target.expect_problem("PHONE-REFUSED")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_037(fsync_target: Target) -> None:
+    """TP/MSW/NEG/037: full-state NOTIFY 1 of 4 unanswered.
+
+    Every copy of full-state NOTIFY 1 of 4 is lost: the server's transaction times out and the
+    subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and it subscribes
+    again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        server           timeout (Timer F)
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY")))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfaStateNotified", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_038(fsync_target: Target) -> None:
+    """TP/MSW/NEG/038: a refresh crosses full-state NOTIFY 1 of 4.
+
+    Full-state NOTIFY 1 of 4 is held up on the way until after the refresh: the server answers
+    the refresh and starts the full state over; the phone ends up with the full state all the
+    same.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfaStateNotified",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_2XX")
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_039(fsync_target: Target) -> None:
+    """TP/MSW/NEG/039: feature sync switched off while full-state NOTIFY 1 of 4 is on its way.
+
+    The phone unsubscribes before full-state NOTIFY 1 of 4 reaches it: the server ends the
+    subscription with a terminated NOTIFY.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  SUBSCRIBE (Expires: 0)
+        server -> phone  481 Call/Transaction Does Not Exist
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600) (new dialog)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=5.0))
+    fsync_target.start()
+    fsync_target.set_sync(False)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfaStateNotified",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_040(fsync_target: Target) -> None:
+    """TP/MSW/NEG/040: full-state NOTIFY 2 of 4 refused.
+
+    The phone answers full-state NOTIFY 2 of 4 500: the subscription stays (RFC 5057) and the
+    next part follows; the next refresh brings the full state again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  4xx-6xx
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Answer(Match("NOTIFY"), 500, skip=1))
+    fsync_target.start()
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfbStateNotified", "PHONE_SENDS_ERROR")
+    fsync_target.expect_problem("PHONE-REFUSED")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_041(fsync_target: Target) -> None:
+    """TP/MSW/NEG/041: full-state NOTIFY 2 of 4 unanswered.
+
+    Every copy of full-state NOTIFY 2 of 4 is lost: the server's transaction times out and the
+    subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and it subscribes
+    again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        server           timeout (Timer F)
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=1))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfbStateNotified", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_042(fsync_target: Target) -> None:
+    """TP/MSW/NEG/042: a refresh crosses full-state NOTIFY 2 of 4.
+
+    Full-state NOTIFY 2 of 4 is held up on the way until after the refresh: the server answers
+    the refresh and starts the full state over; the phone ends up with the full state all the
+    same.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0, skip=1))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfbStateNotified",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_2XX")
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfbState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_043(fsync_target: Target) -> None:
+    """TP/MSW/NEG/043: feature sync switched off while full-state NOTIFY 2 of 4 is on its way.
+
+    The phone unsubscribes before full-state NOTIFY 2 of 4 reaches it: the server ends the
+    subscription with a terminated NOTIFY.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  SUBSCRIBE (Expires: 0)
+        server -> phone  481 Call/Transaction Does Not Exist
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600) (new dialog)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=5.0, skip=1))
+    fsync_target.start()
+    fsync_target.set_sync(False)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfbStateNotified",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfbState",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_044(fsync_target: Target) -> None:
+    """TP/MSW/NEG/044: full-state NOTIFY 3 of 4 refused.
+
+    The phone answers full-state NOTIFY 3 of 4 500: the subscription stays (RFC 5057) and the
+    next part follows; the next refresh brings the full state again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  4xx-6xx
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Answer(Match("NOTIFY"), 500, skip=2))
+    fsync_target.start()
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfnaStateNotified", "PHONE_SENDS_ERROR")
+    fsync_target.expect_problem("PHONE-REFUSED")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_045(fsync_target: Target) -> None:
+    """TP/MSW/NEG/045: full-state NOTIFY 3 of 4 unanswered.
+
+    Every copy of full-state NOTIFY 3 of 4 is lost: the server's transaction times out and the
+    subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and it subscribes
+    again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        server           timeout (Timer F)
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=2))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "CfnaStateNotified", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_046(fsync_target: Target) -> None:
+    """TP/MSW/NEG/046: a refresh crosses full-state NOTIFY 3 of 4.
+
+    Full-state NOTIFY 3 of 4 is held up on the way until after the refresh: the server answers
+    the refresh and starts the full state over; the phone ends up with the full state all the
+    same.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0, skip=2))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfnaStateNotified",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_2XX")
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfnaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_047(fsync_target: Target) -> None:
+    """TP/MSW/NEG/047: feature sync switched off while full-state NOTIFY 3 of 4 is on its way.
+
+    The phone unsubscribes before full-state NOTIFY 3 of 4 reaches it: the server ends the
+    subscription with a terminated NOTIFY.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  SUBSCRIBE (Expires: 0)
+        server -> phone  481 Call/Transaction Does Not Exist
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600) (new dialog)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=5.0, skip=2))
+    fsync_target.start()
+    fsync_target.set_sync(False)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "CfnaStateNotified",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfnaState",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_048(fsync_target: Target) -> None:
+    """TP/MSW/NEG/048: full-state NOTIFY 4 of 4 refused.
+
+    The phone answers full-state NOTIFY 4 of 4 500: the subscription stays (RFC 5057) and the
+    next part follows; the next refresh brings the full state again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  4xx-6xx
+    """
+    fsync_target.arm("phone", Answer(Match("NOTIFY"), 500, skip=3))
+    fsync_target.start()
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "DndStateNotified", "PHONE_SENDS_ERROR")
+    fsync_target.expect_problem("PHONE-REFUSED")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_049(fsync_target: Target) -> None:
+    """TP/MSW/NEG/049: full-state NOTIFY 4 of 4 unanswered.
+
+    Every copy of full-state NOTIFY 4 of 4 is lost: the server's transaction times out and the
+    subscription ends (RFC 6665 4.2.2); the phone's refresh is answered 481 and it subscribes
+    again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        server           timeout (Timer F)
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), skip=3))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("metaswitch/subscription", "DndStateNotified", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_050(fsync_target: Target) -> None:
+    """TP/MSW/NEG/050: a refresh crosses full-state NOTIFY 4 of 4.
+
+    Full-state NOTIFY 4 of 4 is held up on the way until after the refresh: the server answers
+    the refresh and starts the full state over; the phone ends up with the full state all the
+    same.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0, skip=3))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "DndStateNotified",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_2XX")
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingDndState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_051(fsync_target: Target) -> None:
+    """TP/MSW/NEG/051: feature sync switched off while full-state NOTIFY 4 of 4 is on its way.
+
+    The phone unsubscribes before full-state NOTIFY 4 of 4 reaches it: the server ends the
+    subscription with a terminated NOTIFY.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  SUBSCRIBE (Expires: 0)
+        server -> phone  481 Call/Transaction Does Not Exist
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600) (new dialog)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=5.0, skip=3))
+    fsync_target.start()
+    fsync_target.set_sync(False)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "DndStateNotified",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingDndState",
+        "PHONE_SENDS_UNSUBSCRIBE",
+    )
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_052(fsync_target: Target) -> None:
+    """TP/MSW/NEG/052: a refresh crossing the full state finds the subscription gone (481).
+
+    The full state is held up on the way and the refresh that crosses it is answered 481: the
+    phone starts a new subscription at once.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  481 Call/Transaction Does Not Exist
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0))
+    fsync_target.arm("server", Answer(Match("SUBSCRIBE", body=False), 481, skip=1))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_481")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_053(fsync_target: Target) -> None:
+    """TP/MSW/NEG/053: a refresh crossing the full state is answered 489.
+
+    The full state is held up on the way and the refresh that crosses it is answered 489: the
+    phone waits and subscribes again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  489 Bad Event
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0))
+    fsync_target.arm("server", Answer(Match("SUBSCRIBE", body=False), 489, skip=1))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_489")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_054(fsync_target: Target) -> None:
+    """TP/MSW/NEG/054: a refresh crossing the full state is refused.
+
+    The full state is held up on the way and the refresh that crosses it is answered 500: the
+    subscription and the full state under way stay; the phone waits for its first part again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  4xx-6xx
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0))
+    fsync_target.arm("server", Answer(Match("SUBSCRIBE", body=False), 500, skip=1))
+    fsync_target.start()
+    fsync_target.advance(18.5)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_ERROR")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=400)
+def test_tp_msw_neg_055(fsync_target: Target) -> None:
+    """TP/MSW/NEG/055: a refresh crossing the full state goes unanswered.
+
+    The full state is held up on the way and the refresh that crosses it gets no answer: the
+    full state under way stays; the phone waits for its first part again.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        phone            timeout
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.start()
+    fsync_target.advance(355.0)
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=380.0))
+    fsync_target.arm("server", Swallow(Match("SUBSCRIBE", body=False), skip=1))
+    fsync_target.advance(400.0)
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+@pytest.mark.fsync_setup(subscribe_expires=20)
+def test_tp_msw_neg_056(fsync_target: Target) -> None:
+    """TP/MSW/NEG/056: the full state overtakes the 2xx of a refresh crossing it.
+
+    The full state is held up until after the refresh, and the refresh's 2xx is held back behind
+    it (RFC 6665 4.1.2.4): the subscription becomes active all the same.
+
+    Expected ladder (metaswitch/subscription):
+        phone -> server  SUBSCRIBE (Event: as-feature-event, no body, Expires: 3600)
+        server -> phone  200 OK
+        phone -> server  SUBSCRIBE (refresh, no body)
+        server -> phone  NOTIFY (ForwardingEvent forwardImmediate, full state)
+        phone -> server  200 OK
+        server -> phone  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardBusy, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (ForwardingEvent forwardNoAns, full state)
+        phone -> server  200 OK
+        server -> phone  NOTIFY (DoNotDisturbEvent, full state)
+        phone -> server  200 OK
+    """
+    fsync_target.arm("phone", Swallow(Match("NOTIFY"), seconds=25.0))
+    fsync_target.start()
+    fsync_target.arm("phone", HoldBack(Match("SUBSCRIBE", response="2xx"), Match("NOTIFY")))
+    fsync_target.advance(18.5)
+    fsync_target.advance(12.0)
+    fsync_target.settle()
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "AwaitingCfaState",
+        "PHONE_SENDS_SUBSCRIBE",
+    )
+    fsync_target.expect_reached("metaswitch/subscription", "Restarting", "SERVER_SENDS_NOTIFY")
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RestartingCfaStateNotified",
+        "PHONE_SENDS_200",
+    )
+    fsync_target.expect_reached(
+        "metaswitch/subscription",
+        "RestartingCfaStateReceived",
+        "SERVER_SENDS_2XX",
+    )
+    fsync_target.expect_flow("metaswitch/subscription", "Active", sides=("phone",))
+    fsync_target.check(final=True)
+
+
+def test_tp_msw_neg_057(fsync_target: Target) -> None:
+    """TP/MSW/NEG/057: feature sync switched off ends the subscription.
 
     The line's feature sync is switched off: the phone unsubscribes (Expires: 0) and the server
     ends the subscription with a terminated NOTIFY.
@@ -973,8 +2185,8 @@ def test_tp_msw_neg_024(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_025(fsync_target: Target) -> None:
-    """TP/MSW/NEG/025: a change NOTIFY with a bad body (bool-literal).
+def test_tp_msw_neg_058(fsync_target: Target) -> None:
+    """TP/MSW/NEG/058: a change NOTIFY with a bad body (bool-literal).
 
     The change NOTIFY's body is damaged (bool-literal): the phone refuses it, reports AFE-BOOL-
     LITERAL, and the next refresh brings the server's state.
@@ -997,8 +2209,8 @@ def test_tp_msw_neg_025(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_026(fsync_target: Target) -> None:
-    """TP/MSW/NEG/026: a change NOTIFY with a bad body (bad-forwarding-type).
+def test_tp_msw_neg_059(fsync_target: Target) -> None:
+    """TP/MSW/NEG/059: a change NOTIFY with a bad body (bad-forwarding-type).
 
     The change NOTIFY's body is damaged (bad-forwarding-type): the phone refuses it, reports
     AFE-FWDTYPE-UNKNOWN, and the next refresh brings the server's state.
@@ -1021,8 +2233,8 @@ def test_tp_msw_neg_026(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_027(fsync_target: Target) -> None:
-    """TP/MSW/NEG/027: a change NOTIFY with a bad body (ring-count-range).
+def test_tp_msw_neg_060(fsync_target: Target) -> None:
+    """TP/MSW/NEG/060: a change NOTIFY with a bad body (ring-count-range).
 
     The change NOTIFY's body is damaged (ring-count-range): the phone refuses it, reports AFE-
     RINGCOUNT-RANGE, and the next refresh brings the server's state.
@@ -1045,8 +2257,8 @@ def test_tp_msw_neg_027(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_028(fsync_target: Target) -> None:
-    """TP/MSW/NEG/028: a change NOTIFY with a bad body (garbage).
+def test_tp_msw_neg_061(fsync_target: Target) -> None:
+    """TP/MSW/NEG/061: a change NOTIFY with a bad body (garbage).
 
     The change NOTIFY's body is damaged (garbage): the phone refuses it, reports XML-MALFORMED,
     and the next refresh brings the server's state.
@@ -1069,8 +2281,8 @@ def test_tp_msw_neg_028(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_029(fsync_target: Target) -> None:
-    """TP/MSW/NEG/029: a set request with a bad body.
+def test_tp_msw_neg_062(fsync_target: Target) -> None:
+    """TP/MSW/NEG/062: a set request with a bad body.
 
     The set request's body reaches the server with True for true: a strict server refuses it and
     the phone reverts.
@@ -1094,8 +2306,8 @@ def test_tp_msw_neg_029(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_030(fsync_target: Target) -> None:
-    """TP/MSW/NEG/030: a ring count outside the server's range.
+def test_tp_msw_neg_063(fsync_target: Target) -> None:
+    """TP/MSW/NEG/063: a ring count outside the server's range.
 
     The user sets 11 rings: the server refuses the set request (range 1-10) and the phone
     reverts.
@@ -1120,8 +2332,8 @@ def test_tp_msw_neg_030(fsync_target: Target) -> None:
 
 
 @pytest.mark.fsync_setup(sync=False)
-def test_tp_msw_neg_031(fsync_target: Target) -> None:
-    """TP/MSW/NEG/031: with feature sync off every change stays local.
+def test_tp_msw_neg_064(fsync_target: Target) -> None:
+    """TP/MSW/NEG/064: with feature sync off every change stays local.
 
     The line's feature sync is off (the default): dnd on at the phone is applied locally and
     nothing goes to the server; switched on, the line syncs again.
@@ -1140,8 +2352,8 @@ def test_tp_msw_neg_031(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_032(fsync_target: Target) -> None:
-    """TP/MSW/NEG/032: the server's policy rejects the change.
+def test_tp_msw_neg_065(fsync_target: Target) -> None:
+    """TP/MSW/NEG/065: the server's policy rejects the change.
 
     The server accepts the request and does not apply it (policy reject): its confirming NOTIFY
     carries the old state and the phone reverts its indicator (protocol 1.2).
@@ -1162,8 +2374,8 @@ def test_tp_msw_neg_032(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_033(fsync_target: Target) -> None:
-    """TP/MSW/NEG/033: the server's policy refuses the change.
+def test_tp_msw_neg_066(fsync_target: Target) -> None:
+    """TP/MSW/NEG/066: the server's policy refuses the change.
 
     The server answers the request 403 (policy error): the flow fails and the phone reverts.
 
@@ -1183,8 +2395,8 @@ def test_tp_msw_neg_033(fsync_target: Target) -> None:
     fsync_target.check(final=True)
 
 
-def test_tp_msw_neg_034(fsync_target: Target) -> None:
-    """TP/MSW/NEG/034: a change over a lossy link.
+def test_tp_msw_neg_067(fsync_target: Target) -> None:
+    """TP/MSW/NEG/067: a change over a lossy link.
 
     20 % of the datagrams are lost both ways: retransmissions carry the change through and both
     sides agree.

@@ -851,6 +851,15 @@ def _full_state_cases(b: _Builder, profile: Profile, key: MachineKey,
                 [Arm("phone", Swallow(Match("NOTIFY"), 5.0, skip=k)), Start(), SetSync(False),
                  WAIT, Settle()], CaseSetup(),
                 [ExpectReached(str(key), awaiting, I.PHONE_SENDS_UNSUBSCRIBE.value), Check()]))
+        else:  # sync not gated by the line (Fortinet): the phone unsubscribes as it goes offline
+            cases.append((
+                f"the phone unregisters while {which} is on its way",
+                f"The phone goes offline before {which} reaches it: it unsubscribes, and "
+                "the server ends the subscription with a terminated NOTIFY.",
+                [(notified, I.PHONE_SENDS_UNSUBSCRIBE)],
+                [Arm("phone", Swallow(Match("NOTIFY"), 5.0, skip=k)), Start(), Unregister(),
+                 WAIT, Settle()], CaseSetup(),
+                [ExpectReached(str(key), awaiting, I.PHONE_SENDS_UNSUBSCRIBE.value), Check()]))
         for title, purpose, wanted, steps, setup, expect in cases:
             rows = _rows(table, *wanted)
             if rows:
