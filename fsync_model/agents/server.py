@@ -57,6 +57,10 @@ from fsync_model.sip.useragent import (
 from fsync_model.transport.address import Address
 
 DEFAULT_PASSWORD = "fsync"
+#: how many challenge nonces the registrar remembers (the oldest are forgotten: bounded
+#: memory however many phones register; a phone whose nonce was forgotten is challenged
+#: again with stale=true, RFC 7616 3.3)
+MAX_NONCES = 10_000
 _ALLOW = "REGISTER, SUBSCRIBE, NOTIFY, INVITE, ACK, BYE, CANCEL, INFO, OPTIONS"
 
 
@@ -142,7 +146,9 @@ class ReferenceServer(AgentCore):
         #: user -> where the phone registered from
         self.registrations: dict[str, Address] = {}
         self._registration_trackers: dict[str, FlowTracker] = {}
-        self._nonces: set[str] = set()
+        #: the nonces of our challenges, oldest first, at most MAX_NONCES (a dict as an
+        #: ordered set): credentials with a forgotten nonce get a new one, stale=true
+        self._nonces: dict[str, None] = {}
         self._subs: dict[SubscriptionId, _Subscription] = {}
         #: user -> that user's subscriptions (a change fans out to them without a scan;
         #: a list: a user has one or two, and a dict each is 230 bytes)
@@ -409,7 +415,9 @@ class ReferenceServer(AgentCore):
         realm = self.profile.registration.realm
         if nonce is None:
             nonce = f"{self.rng.getrandbits(64):016x}"
-            self._nonces.add(nonce)
+            self._nonces[nonce] = None
+            if len(self._nonces) > MAX_NONCES:  # forget the oldest: its user is re-challenged
+                del self._nonces[next(iter(self._nonces))]
         challenge = Challenge(realm.value if realm else "fsync", nonce, qop=("auth",),
                               stale=stale)
         name = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"

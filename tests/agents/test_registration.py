@@ -3,6 +3,8 @@ oracles: challenges in any number and order (RFC 3261 22.2, RFC 7616 stale=true)
 abandoned on the way, refused credentials, and the phone's de-REGISTER."""
 from __future__ import annotations
 
+import pytest
+
 from fsync_model.agents.state import Change
 from fsync_model.model import MachineKey
 from fsync_model.sip.message import Request, Response, parse_message
@@ -152,3 +154,26 @@ def test_a_lost_de_register_leaves_the_phone_unregistered() -> None:
     assert reg_steps(bench, "phone")[-1] == ("Unregistering", "PHONE_TIMEOUT", "Unregistered")
     assert not [p for _, p in bench.problems if p.rule == "MODEL-ILLEGAL-TRANSITION"]
     assert bench.phone.deadlines.get("register") is None, "no retry once unregistered"
+
+
+
+def test_the_registrar_remembers_a_bounded_number_of_nonces(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The registrar keeps at most MAX_NONCES nonces, the newest: memory stays bounded
+    however many phones register, and a phone whose nonce was forgotten is challenged
+    again and registers all the same, nothing illegal on either side."""
+    import fsync_model.agents.server as server_module
+
+    monkeypatch.setattr(server_module, "MAX_NONCES", 1)
+    bench = strict(Bench("broadsoft"))
+    bench.start()
+    first = set(bench.server._nonces)
+    assert len(first) == 1
+    for _ in range(3):
+        bench.advance(3240.0)  # a refresh: challenged with a new nonce, the old one forgotten
+        bench.check()
+        assert bench.phone.registered
+        assert len(bench.server._nonces) == 1
+    assert set(bench.server._nonces) != first
+    assert len(challenges(bench)) >= 4
+    assert not bench.problems
