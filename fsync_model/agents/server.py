@@ -87,6 +87,9 @@ class _CodeCall:
     user: str
     tracker: FlowTracker
     change: Change | None
+    #: the CSeq of the INVITE answered 2xx: the first ACK with it steps the tracker
+    answered: int | None = None
+    acked: bool = False
 
 
 def _set_key(request: Request) -> tuple[str, int, str | None]:
@@ -342,9 +345,7 @@ class ReferenceServer(AgentCore):
             else:
                 self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
         elif isinstance(event, AckReceived):
-            call = self._calls.get(event.request.call_id)
-            if call is not None:
-                self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
+            self._on_ack(event, now)
         elif isinstance(event, ResponseReceived):
             self._on_uacsta_response(event, now)
 
@@ -543,10 +544,22 @@ class ReferenceServer(AgentCore):
         self.ua.reply(event.transaction, 200, now, contact=True, body=answer,
                       content_type="application/sdp")
         self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+        call.answered = request.cseq.seq
         if call.change is not None and mode is PolicyMode.ACCEPT:
             self._apply(user, call.change, f"feature-code {dialed}", now)
         elif call.change is not None:
             self.info("policy-rejected", now, user=user, change=call.change.describe())
+
+    def _on_ack(self, event: AckReceived, now: float) -> None:
+        """Only the first ACK of the call's 2xx steps its tracker. The UA hands over every
+        ACK no transaction absorbed: the phone re-ACKs each retransmission of the 2xx (RFC
+        3261 13.2.2.4), the network duplicates an ACK, the ACK of a challenge arrives after
+        its transaction ended (17.2.1, Timer I): those are absorbed here."""
+        call = self._calls.get(event.request.call_id)
+        if call is None or call.acked or call.answered != event.request.cseq.seq:
+            return
+        call.acked = True
+        self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
 
     def _on_bye(self, event: RequestReceived, now: float) -> None:
         call = self._calls.pop(event.request.call_id, None)

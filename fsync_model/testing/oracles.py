@@ -377,14 +377,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
         r".+/phone-initiated", r"(Confirmed|Rejected)AwaitingAnswer",
         frozenset({"SERVER_SENDS_ERROR"})),
     KnownIssue(
-        "code-ack-repeated",
-        "the PBX steps every ACK the UA hands it for a code call: a retransmitted 2xx "
-        "re-ACKed by the phone (RFC 3261 13.2.2.4), a duplicated ACK, or the ACK of a 401 "
-        "that outlived its transaction is another PHONE_SENDS_ACK",
-        "agents/server.py (handle_ua_event, AckReceived)", "server", r".+/phone-initiated",
-        r"InCall|HangingUp|Challenged|Authenticating|Inviting|Proceeding|Answered",
-        frozenset({"PHONE_SENDS_ACK"})),
-    KnownIssue(
         "code-bye-before-ack",
         "the ACK of a code call lost or overtaken: the PBX sees the BYE in Answered, where "
         "the feature-code table allows only the ACK",

@@ -18,7 +18,7 @@ from fsync_model.testing.oracles import (
     REFERENCE_AGENT_ISSUES,
     OracleFailure,
 )
-from fsync_model.testing.stimuli import DropNext, DuplicateNext, LinkFaults
+from fsync_model.testing.stimuli import DropNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -41,14 +41,6 @@ def confirm_unanswered() -> None:
     bench.arm("phone", Swallow(Match("NOTIFY")))
     bench.user_change(Change("dnd", True))
     bench.advance(40.0)
-    bench.check()
-
-
-def code_ack_repeated() -> None:
-    bench = strict(Bench("yeastar"))
-    bench.start()
-    bench.network(DuplicateNext(6, "server"))
-    bench.user_change(Change("dnd", True))
     bench.check()
 
 
@@ -166,7 +158,6 @@ def phone_reverts_on_default_rings() -> None:
 SCENARIOS: dict[str, Callable[[], None]] = {
     "full-state-outstanding": full_state_outstanding,
     "confirm-unanswered": confirm_unanswered,
-    "code-ack-repeated": code_ack_repeated,
     "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
