@@ -47,6 +47,7 @@ from fsync_model.sip.timers import TimerConfig
 from fsync_model.sip.transaction import TransactionKey
 from fsync_model.sip.useragent import (
     AckReceived,
+    AckTimeout,
     RequestReceived,
     ResponseReceived,
     TransactionTimeout,
@@ -346,6 +347,8 @@ class ReferenceServer(AgentCore):
                 self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
         elif isinstance(event, AckReceived):
             self._on_ack(event, now)
+        elif isinstance(event, AckTimeout):
+            self._on_ack_timeout(event, now)
         elif isinstance(event, ResponseReceived):
             self._on_uacsta_response(event, now)
 
@@ -560,6 +563,16 @@ class ReferenceServer(AgentCore):
             return
         call.acked = True
         self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
+        if call.tracker.done:  # the ACK came after the BYE
+            del self._calls[event.request.call_id]
+
+    def _on_ack_timeout(self, event: AckTimeout, now: float) -> None:
+        """The 2xx of a call hung up before its ACK was resent for 64*T1 with no ACK: the
+        code was executed at the 2xx (RFC 3261 13.3.1.4)."""
+        call = self._calls.get(event.response.call_id)
+        if call is not None and call.tracker.allows(Input.SERVER_TIMEOUT):
+            self.step(call.tracker, Input.SERVER_TIMEOUT, now)
+            del self._calls[event.response.call_id]
 
     def _on_bye(self, event: RequestReceived, now: float) -> None:
         call = self._calls.pop(event.request.call_id, None)
@@ -568,6 +581,9 @@ class ReferenceServer(AgentCore):
         self.ua.reply(event.transaction, 200, now)
         if call is not None:
             self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+            if call.answered is not None and not call.acked:
+                # the BYE overtook the ACK: the 2xx is resent until it arrives (or 64*T1)
+                self._calls[event.request.call_id] = call
         if event.dialog is not None:
             self.ua.dialogs.remove(event.dialog)
 

@@ -528,6 +528,24 @@ def _code_cases(b: _Builder, key: MachineKey, table: TransitionTable, change: Ch
                           WAIT, Settle()],
               [ExpectFlow(str(key), SYNCED, sides=("phone",)), ExpectState("server", change),
                Check()])
+    rows = _rows(table, ("Answered", I.PHONE_SENDS_BYE), ("AwaitingLateAck", I.SERVER_TIMEOUT))
+    if rows:
+        b.add("the ACK is lost: the PBX sees the BYE first",
+              "Every copy of the ACK is lost (the phone ACKs each resent 2xx again): the BYE "
+              "reaches the PBX while it still waits for the ACK. The dialog is confirmed at "
+              "the PBX's 2xx (RFC 3261 12.1.1), so it answers the BYE; it resends the 2xx "
+              "for 64*T1 and gives up. The change stands.",
+              key, rows, [Start(), Arm("server", Swallow(Match("ACK"))), UserChange(change),
+                          WAIT, Settle()],
+              [ExpectFlow(str(key), SYNCED), ExpectState("server", change), Check()])
+    rows = _rows(table, ("Answered", I.PHONE_SENDS_BYE), ("AwaitingLateAck", I.PHONE_SENDS_ACK))
+    if rows:
+        b.add("the ACK comes after the BYE",
+              "The ACK is lost for a second: the PBX takes the BYE first, and the phone's ACK "
+              "of a resent 2xx (RFC 3261 13.2.2.4) after it. The change stands.",
+              key, rows, [Start(), Arm("server", Swallow(Match("ACK"), 1.0)),
+                          UserChange(change), Settle()],
+              [ExpectFlow(str(key), SYNCED), ExpectState("server", change), Check()])
 
 
 def _uacsta_info_cases(b: _Builder, key: MachineKey, table: TransitionTable,

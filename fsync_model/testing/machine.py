@@ -259,7 +259,8 @@ def _tampers(profile: Profile, avoid: frozenset[str]) -> list[tuple[str, Side, T
         out += [("forged", "server", Answer(Match("BYE"), 481)),
                 ("forged", "server", Provisional(Match("INVITE"))),
                 ("loss", "server", Swallow(Match("INVITE"), 40.0)),
-                ("loss", "server", Swallow(Match("BYE"), 40.0))]
+                ("loss", "server", Swallow(Match("BYE"), 40.0)),
+                ("loss", "server", Swallow(Match("ACK"), 40.0))]
     if profile.uacsta is not None:
         out += [("forged", "phone", Answer(Match("INFO"), 500)),
                 ("loss", "phone", Swallow(Match("INFO"), 40.0))]

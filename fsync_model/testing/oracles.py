@@ -376,12 +376,6 @@ REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
         "full-state-crosses-set-request)", "agents/phone.py (_on_notify)", "phone",
         r".+/phone-initiated", r"(Confirmed|Rejected)AwaitingAnswer",
         frozenset({"SERVER_SENDS_ERROR"})),
-    KnownIssue(
-        "code-bye-before-ack",
-        "the ACK of a code call lost or overtaken: the PBX sees the BYE in Answered, where "
-        "the feature-code table allows only the ACK",
-        "model/tables.py (_feature_code), agents/server.py (_on_bye)", "server",
-        r".+/phone-initiated", r"Answered", frozenset({"PHONE_SENDS_BYE", "SERVER_SENDS_2XX"})),
 )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Bench
+from fsync_model.testing.fixtures import Bench, Match, Swallow
 from fsync_model.testing.stimuli import DuplicateNext
 
 
@@ -36,3 +36,25 @@ def test_the_pbx_steps_only_the_first_ack_of_a_code_call(toward: str) -> None:
     assert acks_stepped(bench, "yeastar/dnd/phone-initiated") == 1
     bench.expect_flow("yeastar/dnd/phone-initiated", "Synced")
     bench.expect_state("server", Change("dnd", True))
+
+
+@pytest.mark.parametrize(("lost", "ended_by"), [(40.0, "SERVER_TIMEOUT"),
+                                                (1.0, "PHONE_SENDS_ACK")])
+def test_the_pbx_takes_a_bye_that_overtook_the_ack(lost: float, ended_by: str) -> None:
+    # the ACK lost: the BYE reaches the PBX in Answered; it answers it and resends its 2xx
+    # until the phone's ACK of a resent 2xx arrives (lost for 1 s) or 64*T1 passed (40 s)
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Swallow(Match("ACK"), lost))
+    bench.user_change(Change("dnd", True))
+    bench.check()
+    key = "yeastar/dnd/phone-initiated"
+    bench.expect_reached(key, "Answered", "PHONE_SENDS_BYE")
+    bench.advance(40.0)
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_flow(key, "Synced")
+    bench.expect_reached(key, "AwaitingLateAck", ended_by)
+    bench.expect_state("server", Change("dnd", True))
+    assert acks_stepped(bench, key) == (ended_by == "PHONE_SENDS_ACK")
+    assert not bench.server._calls, "the call is forgotten once it ended"

@@ -44,14 +44,6 @@ def confirm_unanswered() -> None:
     bench.check()
 
 
-def code_bye_before_ack() -> None:
-    bench = strict(Bench("yeastar"))
-    bench.start()
-    bench.arm("server", Swallow(Match("ACK")))
-    bench.user_change(Change("dnd", True))
-    bench.check()
-
-
 def registrar_out_of_step() -> None:
     bench = strict(Bench("yeastar"))
     bench.arm("server", Answer(Match("REGISTER"), 503, skip=1))
@@ -158,7 +150,6 @@ def phone_reverts_on_default_rings() -> None:
 SCENARIOS: dict[str, Callable[[], None]] = {
     "full-state-outstanding": full_state_outstanding,
     "confirm-unanswered": confirm_unanswered,
-    "code-bye-before-ack": code_bye_before_ack,
     "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
     "registrar-new-nonce": registrar_new_nonce,
