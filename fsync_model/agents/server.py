@@ -88,6 +88,9 @@ class _CodeCall:
     user: str
     tracker: FlowTracker
     change: Change | None
+    #: the profile (policy) in force when the call started: the call is answered under it,
+    #: as its tracker follows its table, whatever the policy becomes meanwhile
+    profile: Profile
     #: the CSeq of the INVITE answered 2xx: the first ACK with it steps the tracker
     answered: int | None = None
     acked: bool = False
@@ -522,14 +525,14 @@ class ReferenceServer(AgentCore):
             rings = code.rings if code.feature.value == "cfna" else None
             change = Change(code.feature.value, on, code.number if on else None,
                             rings if on else None)
-            call = _CodeCall(user, tracker, change)
+            call = _CodeCall(user, tracker, change, self._profile_for(user))
             self._calls[request.call_id] = call
         self.step(call.tracker, Input.PHONE_SENDS_INVITE, now)
         challenge = codes.challenge.value
         if challenge and not self._challenge_ok(event, challenge, now):
             self.step(call.tracker, Input.SERVER_SENDS_CHALLENGE, now)
             return
-        profile = self._profile_for(user)
+        profile = call.profile
         mode = profile.policy.mode.value
         if mode is PolicyMode.ERROR:
             self.ua.reply(event.transaction, profile.policy.error_status.value, now,

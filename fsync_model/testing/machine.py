@@ -168,11 +168,6 @@ AVOIDED: dict[str, str] = {
                             "the phone reports CODE-MISSING, then applies the change as if "
                             "the PBX had executed it (agents/phone.py _call_code/_finish). "
                             "Code ring counts start at 1.",
-    "policy-mid-call": "a policy change while a code call waits between its challenge and "
-                       "the authenticated INVITE: the PBX's tracker keeps the table of the old "
-                       "policy (error: no 2xx row) and answers under the new one "
-                       "(agents/server.py _on_invite). The policy changes only when no "
-                       "phone change is pending on a feature-code system.",
     "portal-ring-range": "ReferenceServer.admin_change takes a ring count outside the "
                          "profile's range and NOTIFYs a body its own phone refuses (400) "
                          "(agents/server.py admin_change). Administrators' ring counts stay "
@@ -479,14 +474,8 @@ def machine_class(
         def policy(self: SyncMachine, mode: str) -> None:
             self.do(SetPolicy(mode))
 
-        def policy_allowed(self: SyncMachine) -> bool:
-            bench = self.bench
-            return bench is not None and not (
-                "policy-mid-call" in self.avoid and bench.profile.codes is not None
-                and bench.ledger.pending(bench.phone.steps))
-
-        attrs["server_policy"] = precondition(policy_allowed)(
-            rule(mode=st.sampled_from(["accept", "reject", "error"]))(policy))
+        attrs["server_policy"] = rule(mode=st.sampled_from(["accept", "reject", "error"]))(
+            policy)
     if profile.afe is not None:
         def refresh(self: SyncMachine) -> None:
             due = _subscription_due(self)

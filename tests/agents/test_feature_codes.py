@@ -7,7 +7,7 @@ import pytest
 
 from fsync_model.agents.state import Change
 from fsync_model.testing.fixtures import Bench, Match, Swallow
-from fsync_model.testing.stimuli import DuplicateNext
+from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
 
 
 def strict(bench: Bench) -> Bench:
@@ -58,3 +58,25 @@ def test_the_pbx_takes_a_bye_that_overtook_the_ack(lost: float, ended_by: str) -
     bench.expect_state("server", Change("dnd", True))
     assert acks_stepped(bench, key) == (ended_by == "PHONE_SENDS_ACK")
     assert not bench.server._calls, "the call is forgotten once it ended"
+
+
+@pytest.mark.parametrize(("first", "then", "end"), [("error", "accept", "Failed"),
+                                                    ("accept", "error", "Synced")])
+def test_a_code_call_keeps_the_policy_it_started_under(first: str, then: str,
+                                                       end: str) -> None:
+    # the policy changes between the challenge and the authenticated INVITE: the PBX
+    # answers under the policy in force when the call started, as its tracker's table
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.set_policy(first)
+    bench.network(LinkFaults(delay=(0.3, 0.3)))
+    bench.user_change(Change("dnd", True))
+    bench.advance(0.2)
+    bench.set_policy(then)
+    bench.advance(40.0)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    key = "yeastar/dnd/phone-initiated"
+    bench.expect_flow(key, end)
+    bench.expect_state("server", Change("dnd", end == "Synced"))

@@ -18,7 +18,7 @@ from fsync_model.testing.oracles import (
     REFERENCE_AGENT_ISSUES,
     OracleFailure,
 )
-from fsync_model.testing.stimuli import DropNext, LinkFaults
+from fsync_model.testing.stimuli import DropNext
 
 
 def strict(bench: Bench) -> Bench:
@@ -87,18 +87,6 @@ def code_no_code_applied() -> None:
     bench.check(final=True)
 
 
-def policy_mid_call() -> None:
-    bench = Bench("yeastar")
-    bench.start()
-    bench.set_policy("error")
-    bench.network(LinkFaults(delay=(0.3, 0.3)))
-    bench.user_change(Change("dnd", True))
-    bench.advance(0.2)
-    bench.set_policy("accept")
-    bench.advance(40.0)
-    bench.check()
-
-
 def portal_ring_range() -> None:
     bench = Bench("broadsoft")
     bench.start()
@@ -155,7 +143,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "registrar-new-nonce": registrar_new_nonce,
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
-    "policy-mid-call": policy_mid_call,
     "portal-ring-range": portal_ring_range,
     "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
