@@ -620,7 +620,10 @@ class ReferencePhone(AgentCore):
             self._state = self._state.applied(flow.reported)
         elif end != FAILED and flow.mechanism is Mechanism.FEATURE_CODE:
             self._state = self._state.applied(flow.change)
-        self._indicator = self._indicator.applied(self._state.as_change(flow.change.feature))
+        # the indicator shows the feature exactly as the state has it: applying the state
+        # as a change would keep the number and ring count of a refused change
+        feature = flow.change.feature
+        self._indicator = replace(self._indicator, **{feature: getattr(self._state, feature)})
         self.state_changed(self.user, self._state, f"{end.lower()} {flow.change.describe()}",
                            now)
         self._start_next(now)

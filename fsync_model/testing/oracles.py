@@ -394,12 +394,6 @@ KNOWN_STATE_ISSUES: dict[str, str] = {
         "confirmation for a rejection and ends Reverted (with the right value) "
         "(agents/phone.py _on_notify compares with agrees()). The policy oracle skips "
         "such changes while this is listed.",
-    "indicator-keeps-reverted-rings":
-        "after a forward change is reverted (refused, failed), the phone's indicator keeps "
-        "the refused ring count: a later local change without one shows it, while the "
-        "phone's state has none (agents/phone.py _finish reverts with applied(), which "
-        "keeps number and rings of the pending change). The indicator oracle ignores a "
-        "ring-count-only difference while this is listed.",
 }
 
 
@@ -607,7 +601,6 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
     out = []
     if not phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
-    rings = "indicator-keeps-reverted-rings" not in set(known)
     stuck: set[str] = set()
     for spec in profile.features:
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
@@ -621,7 +614,7 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
         out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "
                              f"in {runs[-1][0]}", runs[-1][3]))
     for shown in FEATURES:
-        if shown not in stuck and not agree(phone.indicator, phone.state, shown, rings):
+        if shown not in stuck and not agree(phone.indicator, phone.state, shown):
             out.append(Violation("ORACLE-INDICATOR", f"{shown}: the phone shows "
                                  f"{_shown(phone.indicator, shown)}, its state is "
                                  f"{_shown(phone.state, shown)}"))

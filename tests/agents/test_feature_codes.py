@@ -80,3 +80,20 @@ def test_a_code_call_keeps_the_policy_it_started_under(first: str, then: str,
     key = "yeastar/dnd/phone-initiated"
     bench.expect_flow(key, end)
     bench.expect_state("server", Change("dnd", end == "Synced"))
+
+
+def test_a_reverted_forward_leaves_no_ring_count_on_the_indicator() -> None:
+    # the refused change's ring count stayed on the indicator after the revert, and a
+    # later change without one showed it while the phone's state had none
+    bench = strict(Bench("3cx"))
+    bench.start()
+    bench.set_policy("error")
+    bench.user_change(Change("cfna", True, "100", 1))
+    bench.expect_flow("3cx/cfna/phone-initiated", "Failed", sides=("phone",))
+    assert bench.phone.indicator == bench.phone.state
+    bench.set_sync(False)
+    bench.user_change(Change("cfna", True, "100"))
+    bench.settle()
+    bench.check(final=True)
+    assert bench.phone.indicator.cfna.rings is None
+    assert bench.phone.indicator == bench.phone.state

@@ -94,17 +94,6 @@ def portal_ring_range() -> None:
     bench.check()
 
 
-def indicator_keeps_reverted_rings() -> None:
-    bench = strict(Bench("3cx"))
-    bench.start()
-    bench.set_policy("error")
-    bench.user_change(Change("cfna", True, "100", 1))
-    bench.set_sync(False)
-    bench.user_change(Change("cfna", True, "100"))
-    bench.settle()
-    bench.check(final=True)
-
-
 def full_state_crosses_set_request() -> None:
     bench = strict(Bench("fortinet"))
     bench.start()
@@ -144,7 +133,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "code-queued-after-sync-off": code_queued_after_sync_off,
     "code-no-code-applied": code_no_code_applied,
     "portal-ring-range": portal_ring_range,
-    "indicator-keeps-reverted-rings": indicator_keeps_reverted_rings,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
     "full-state-crosses-set-request": full_state_crosses_set_request,
     "full-state-taken-as-confirmation": full_state_taken_as_confirmation,
