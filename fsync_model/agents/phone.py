@@ -141,6 +141,10 @@ class ReferencePhone(AgentCore):
             self.subscriber = Subscriber(self.ua, afe.event.value, accept=[afe.accept.value],
                                          expires=afe.subscribe.expires.value, auto_answer=False)
         self._queue: deque[Change] = deque()
+        #: changes made with the line synced that the phone gave up before sending them
+        #: (no feature code for them; the line's sync switched off while they waited):
+        #: they changed nothing, here or on the server
+        self.dropped: list[Change] = []
         self._in_flight: _Flow | None = None
         self._txn_flows: dict[TransactionKey, _Flow] = {}
         self._uacsta: FlowTracker | None = None
@@ -180,6 +184,11 @@ class ReferencePhone(AgentCore):
         self.now = now
         self.step(self.line, Input.PHONE_ENABLES_SYNC if on else Input.PHONE_DISABLES_SYNC, now)
         self.info("sync", now, on=on, active=self.sync_active)
+        if not self.sync_active:
+            # the change in flight finishes; those waiting behind it are not sent
+            while self._queue:
+                self._drop(self._queue.popleft(), "the line's feature sync was switched off "
+                           "while it waited", now)
         if self.sync_active:
             self._maybe_subscribe(now)
         elif self.subscriber is not None and self.sub_id is not None:
@@ -198,10 +207,19 @@ class ReferencePhone(AgentCore):
             self._state = self._state.applied(change)
             self._indicator = self._indicator.applied(change)
             self.state_changed(self.user, self._state, "local", now)
+        elif mechanism is Mechanism.FEATURE_CODE and (missing := self._no_code(change)):
+            self.problem("CODE-MISSING", f"{change.describe()}: {missing}", now)
+            self._drop(change, f"no feature code for it ({missing})", now)
         else:
             self._queue.append(change)
             self._start_next(now)
         self._pump(now)
+
+    def _drop(self, change: Change, why: str, now: float) -> None:
+        """Give ``change`` up before sending it: state and indicator keep their value."""
+        self.dropped.append(change)
+        self.problem("CHANGE-DROPPED", f"{change.describe()}: not sent, {why}; the phone keeps "
+                     "its state", now, severity="warning")
 
     # ------------------------------------------------------------------ registration
 
@@ -509,23 +527,32 @@ class ReferencePhone(AgentCore):
                                      content_type=ctype)
         self._txn_flows[key] = flow
 
+    def _code(self, change: Change) -> str:
+        """The feature code that makes ``change``; ValueError when the profile has none."""
+        codes = self.profile.codes
+        assert codes is not None
+        feature = Feature(change.feature)
+        rings = change.rings if codes.has_timer(feature) else None
+        action = Action.ACTIVATE if change.on else Action.DEACTIVATE
+        return codes.code_for(feature, action, change.target, rings)
+
+    def _no_code(self, change: Change) -> str | None:
+        """Why the profile has no feature code for ``change`` (None: it has one)."""
+        try:
+            self._code(change)
+        except ValueError as error:
+            return str(error)
+        return None
+
     def _call_code(self, flow: _Flow, now: float) -> None:
         codes = self.profile.codes
         assert codes is not None
         change = flow.change
-        action = Action.ACTIVATE if change.on else Action.DEACTIVATE
-        feature = Feature(change.feature)
-        rings = change.rings if codes.has_timer(feature) else None
-        if change.rings is not None and rings is None:
+        if change.rings is not None and not codes.has_timer(Feature(change.feature)):
             self.problem("CODE-NO-RING-COUNT", f"{self.profile.id} has no {change.feature} code "
                          "that carries a ring count: the server keeps its own", now,
                          severity="info")
-        try:
-            code = codes.code_for(feature, action, change.target, rings)
-        except ValueError as error:
-            self.problem("CODE-MISSING", str(error), now)
-            self._finish(flow, now)
-            return
+        code = self._code(change)  # user_change dropped a change without one
         uri = f"sip:{uri_user(code)}@{hostport(self.server)}"
         offer = make_offer(self.ua.local.host, 4000 + 2 * (flow.id % 1000), flow.id)
         request = self.ua.build_request("INVITE", uri, from_uri=self.aor, body=offer,

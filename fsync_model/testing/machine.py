@@ -160,14 +160,6 @@ AVOIDED: dict[str, str] = {
                            "challenge, so the next refresh's ordinary 401 is an illegal "
                            "transition (agents/phone.py AuthenticationRetry and the rebase of "
                            "98581e6). No forged 401 to REGISTER.",
-    "code-queued-after-sync-off": "a code change queued behind one in flight is sent after "
-                                  "the line's sync was switched off (agents/phone.py "
-                                  "_start_next does not look at the line). The sync toggle "
-                                  "waits until no change is pending.",
-    "code-no-code-applied": "a ring count the profile has no code for (0 with a timer code): "
-                            "the phone reports CODE-MISSING, then applies the change as if "
-                            "the PBX had executed it (agents/phone.py _call_code/_finish). "
-                            "Code ring counts start at 1.",
     "portal-ring-range": "ReferenceServer.admin_change takes a ring count outside the "
                          "profile's range and NOTIFYs a body its own phone refuses (400) "
                          "(agents/server.py admin_change). Administrators' ring counts stay "
@@ -179,7 +171,7 @@ AVOIDED: dict[str, str] = {
 _NUMBERS = st.from_regex(r"[1-9][0-9]{2,9}", fullmatch=True)
 
 
-def ring_counts(profile: Profile, *, inside_only: bool = False, above_zero: bool = False
+def ring_counts(profile: Profile, *, inside_only: bool = False
                 ) -> st.SearchStrategy[int | None]:
     """Ring counts inside the profile's range (1-10 without one), just outside it, and
     none at all."""
@@ -189,8 +181,7 @@ def ring_counts(profile: Profile, *, inside_only: bool = False, above_zero: bool
         low, high = 1, 10
     if inside_only:
         return st.one_of(st.none(), st.integers(low, high))
-    below = st.integers(1 if above_zero else 0, max(low - 1, 0)) if low > (
-        1 if above_zero else 0) else st.nothing()
+    below = st.integers(0, low - 1) if low > 0 else st.nothing()
     return st.one_of(st.none(), st.integers(low, high), st.integers(high + 1, high + 30),
                      below)
 
@@ -203,9 +194,7 @@ def changes(profile: Profile, feature: FeatureName, *, portal: bool = False,
         return st.builds(Change, st.just("dnd"), st.booleans())
     off = st.just(Change(feature, False))
     if feature == "cfna":
-        rings = ring_counts(
-            profile, inside_only=portal and "portal-ring-range" in avoid,
-            above_zero=profile.codes is not None and "code-no-code-applied" in avoid)
+        rings = ring_counts(profile, inside_only=portal and "portal-ring-range" in avoid)
         on = st.builds(Change, st.just("cfna"), st.just(True), _NUMBERS, rings)
     else:
         on = st.builds(Change, st.just(feature), st.just(True), _NUMBERS)
@@ -359,9 +348,7 @@ class SyncMachine(RuleBasedStateMachine):
     def settle(self) -> None:
         self.do(Settle())
 
-    @precondition(lambda self: self.bench is not None and not (
-        "code-queued-after-sync-off" in self.avoid and self.bench.profile.codes is not None
-        and self.bench.ledger.pending(self.bench.phone.steps)))
+    @precondition(lambda self: self.bench is not None)
     @rule()
     def toggle_line_sync(self) -> None:
         # a toggle, as a user flips the setting: switching it to the value it already has

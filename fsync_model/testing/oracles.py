@@ -129,6 +129,9 @@ class WireOracle:
         self._cseq: dict[tuple[str, str, str, str], int] = {}
         self._accepted_notify: dict[tuple[str, str, str], int] = {}
         self._line_active = True
+        #: Call-IDs of the INVITEs the phone sent while its line synced: the INVITE with
+        #: credentials that answers a challenge is the same call (RFC 3261 22.2, 8.1.3.5)
+        self._calls_on: set[str] = set()
 
     def violations(self) -> list[Violation]:
         return list(self._found)
@@ -198,7 +201,10 @@ class WireOracle:
                 self._add("ORACLE-CSEQ", f"{msg.method} CSeq {cseq} after {last} in the same "
                           "dialog", time, _first_line(data))
             self._cseq[dialog_key] = max(cseq, last or 0)
-        if src in self.phone and not self._line_active:
+        if src in self.phone and self._line_active and msg.method == "INVITE":
+            self._calls_on.add(call_id)
+        elif src in self.phone and not self._line_active and not (
+                msg.method == "INVITE" and call_id in self._calls_on):
             self._sync_off(msg, time, data)
         self._body_rules(msg, time, txn)
 
@@ -450,7 +456,7 @@ def check_problems(problems: Iterable[tuple[str, Problem]],
 
 @dataclass(frozen=True)
 class _Event:
-    kind: str  # user | admin | policy
+    kind: str  # user | admin | policy | dropped (a user change the phone gave up)
     time: float
     change: Change | None = None
     active: bool = False
@@ -474,6 +480,17 @@ class Ledger:
 
     def policy(self, mode: PolicyMode, *, time: float) -> None:
         self.events.append(_Event("policy", time, policy=mode))
+
+    def drop(self, change: Change) -> None:
+        """The phone gave ``change`` up before sending it (no code for it, or the line's
+        sync switched off while it waited): it changes nothing, on either side. The
+        latest user change equal to it that is not dropped yet becomes a dropped one
+        (changes wait in order, so those given up are the latest)."""
+        for index in range(len(self.events) - 1, -1, -1):
+            event = self.events[index]
+            if event.kind == "user" and event.active and event.change == change:
+                self.events[index] = dataclasses.replace(event, kind="dropped")
+                return
 
     def pending(self, steps: Sequence[Step]) -> bool:
         """Whether a change the user made with the line synced has not finished its flow
@@ -696,7 +713,7 @@ def _one_way(profile: Profile, phone: _Agents, server_state: FeatureState,
         admin_seen = False
         for event in ledger.events:
             change = event.change
-            if change is None or change.feature != name:
+            if change is None or change.feature != name or event.kind == "dropped":
                 continue
             if event.kind == "admin":
                 admin_seen = True

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Bench, Match, Swallow
+from fsync_model.testing.fixtures import Bench, Match, Side, Swallow
 from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
 
 
@@ -97,3 +97,55 @@ def test_a_reverted_forward_leaves_no_ring_count_on_the_indicator() -> None:
     bench.check(final=True)
     assert bench.phone.indicator.cfna.rings is None
     assert bench.phone.indicator == bench.phone.state
+
+
+SIDES: tuple[Side, ...] = ("phone", "server")
+
+
+def invites(bench: Bench) -> list[bytes]:
+    return [data.split(b" ", 2)[1] for _, src, _, data in bench.sent
+            if src == bench.phone_at and data.startswith(b"INVITE ")]
+
+
+def test_changes_waiting_when_sync_goes_off_are_dropped() -> None:
+    # the DND code call is in flight (its INVITE lost for 5 s), the forward waits behind
+    # it; sync goes off: the call in flight finishes, the forward is not sent
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Swallow(Match("INVITE"), seconds=5.0))
+    bench.user_change(Change("dnd", True))
+    bench.user_change(Change("cfa", True, "2000"))
+    bench.set_sync(False)
+    bench.expect_problem("CHANGE-DROPPED")
+    assert bench.phone.dropped == [Change("cfa", True, "2000")]
+    bench.advance(40.0)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    assert not any(uri.startswith(b"sip:*71") for uri in invites(bench))
+    bench.expect_flow("yeastar/dnd/phone-initiated", "Synced")
+    for side in SIDES:
+        bench.expect_state(side, Change("dnd", True))
+        bench.expect_state(side, Change("cfa", False))
+    assert bench.phone.indicator == bench.phone.state
+
+
+def test_a_change_without_a_feature_code_is_not_applied() -> None:
+    # Huawei IMS has a timer code for the no-answer forward: no code for 0 rings
+    bench = strict(Bench("huawei-ims"))
+    bench.start()
+    bench.user_change(Change("cfna", True, "3000", 0))
+    bench.expect_problem("CODE-MISSING")
+    bench.expect_problem("CHANGE-DROPPED")
+    bench.settle()
+    bench.check(final=True)
+    assert invites(bench) == []
+    assert not bench.machine_steps("huawei-ims/cfna/phone-initiated", "phone")
+    for side in SIDES:
+        bench.expect_state(side, Change("cfna", False))
+    assert bench.phone.indicator == bench.phone.state
+    bench.user_change(Change("cfna", True, "3000", 2))  # one with a code goes through
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_state("server", Change("cfna", True, "3000", 2))
+

@@ -68,25 +68,6 @@ def registrar_new_nonce() -> None:
     bench.check()
 
 
-def code_queued_after_sync_off() -> None:
-    bench = Bench("yeastar")
-    bench.start()
-    bench.arm("server", Swallow(Match("INVITE"), seconds=5.0))
-    bench.user_change(Change("dnd", True))
-    bench.user_change(Change("cfa", True, "2000"))
-    bench.set_sync(False)
-    bench.advance(40.0)
-    bench.check()
-
-
-def code_no_code_applied() -> None:
-    bench = Bench("huawei-ims")
-    bench.start()
-    bench.user_change(Change("cfna", True, "3000", 0))
-    bench.settle()
-    bench.check(final=True)
-
-
 def portal_ring_range() -> None:
     bench = Bench("broadsoft")
     bench.start()
@@ -130,8 +111,6 @@ SCENARIOS: dict[str, Callable[[], None]] = {
     "registrar-out-of-step": registrar_out_of_step,
     "line-same-value": line_same_value,
     "registrar-new-nonce": registrar_new_nonce,
-    "code-queued-after-sync-off": code_queued_after_sync_off,
-    "code-no-code-applied": code_no_code_applied,
     "portal-ring-range": portal_ring_range,
     "phone-reverts-on-default-rings": phone_reverts_on_default_rings,
     "full-state-crosses-set-request": full_state_crosses_set_request,
