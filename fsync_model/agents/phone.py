@@ -93,6 +93,9 @@ class _Flow:
     id: int
     #: the state the confirming NOTIFY reported (as-feature-event)
     reported: Change | None = None
+    #: the user changed the feature locally meanwhile (the line's sync switched off): the
+    #: latest change is the one the phone keeps, whatever this flow's outcome
+    superseded: bool = False
 
 
 class ReferencePhone(AgentCore):
@@ -204,6 +207,9 @@ class ReferencePhone(AgentCore):
         if not self.sync_active or mechanism is None:
             if self.line.allows(Input.PHONE_USER_CHANGE):
                 self.step(self.line, Input.PHONE_USER_CHANGE, now)
+            flow = self._in_flight
+            if flow is not None and flow.change.feature == change.feature:
+                flow.superseded = True
             self._state = self._state.applied(change)
             self._indicator = self._indicator.applied(change)
             self.state_changed(self.user, self._state, "local", now)
@@ -643,7 +649,9 @@ class ReferencePhone(AgentCore):
         for key in [k for k, f in self._txn_flows.items() if f is flow]:
             del self._txn_flows[key]
         end = flow.tracker.state
-        if flow.reported is not None:
+        if flow.superseded:
+            pass  # a later local change of the feature stands
+        elif flow.reported is not None:
             self._state = self._state.applied(flow.reported)
         elif end != FAILED and flow.mechanism is Mechanism.FEATURE_CODE:
             self._state = self._state.applied(flow.change)

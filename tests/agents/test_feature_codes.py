@@ -149,3 +149,21 @@ def test_a_change_without_a_feature_code_is_not_applied() -> None:
     bench.check(final=True)
     bench.expect_state("server", Change("cfna", True, "3000", 2))
 
+
+def test_a_local_change_outlives_the_code_call_in_flight() -> None:
+    # DND on is in flight (its INVITE lost for 5 s) when sync goes off and the user
+    # switches DND off locally: the call's outcome must not overwrite the later change
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Swallow(Match("INVITE"), seconds=5.0))
+    bench.user_change(Change("dnd", True))
+    bench.set_sync(False)
+    bench.user_change(Change("dnd", False))
+    bench.advance(40.0)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_flow("yeastar/dnd/phone-initiated", "Synced")
+    bench.expect_state("server", Change("dnd", True))
+    bench.expect_state("phone", Change("dnd", False))
+    assert bench.phone.indicator == bench.phone.state
