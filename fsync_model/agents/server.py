@@ -354,6 +354,8 @@ class ReferenceServer(AgentCore):
             self._on_ack_timeout(event, now)
         elif isinstance(event, ResponseReceived):
             self._on_uacsta_response(event, now)
+        elif isinstance(event, TransactionTimeout | TransportFailure) and event.transaction:
+            self._on_uacsta_timeout(event.transaction, now)
 
     # ------------------------------------------------------------------ registrar
 
@@ -627,6 +629,16 @@ class ReferenceServer(AgentCore):
                                      body=body,
                                      content_type=self.profile.uacsta.content_type.value)
         self._outgoing[key] = (None, _Outgoing(tracker, Input.SERVER_SENDS_INFO))
+
+    def _on_uacsta_timeout(self, key: TransactionKey, now: float) -> None:
+        """The session INVITE got no answer (Timer B) or could not be sent: uaCSTA failed
+        for that user (the DND INFOs go outside a dialog)."""
+        user = self._session_invites.pop(key, None)
+        if user is None:
+            return
+        tracker, _ = self._uacsta_sessions[user]
+        self.step(tracker, Input.SERVER_TIMEOUT, now)
+        self.problem("PHONE-TIMEOUT", "no answer to the uaCSTA session INVITE", now)
 
     def _send_uacsta_info(self, user: str, change: Change, now: float) -> None:
         uacsta = self.profile.uacsta

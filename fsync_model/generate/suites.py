@@ -628,6 +628,8 @@ def _negative_cases(profile: Profile) -> _Builder:
     _line_cases(b, profile)
     _policy_cases(b, profile)
     _loss_case(b, profile)
+    if profile.uacsta is not None and profile.uacsta.session_setup.value:
+        _uacsta_session_timeout_case(b, profile)  # last: the earlier cases keep their ids
     return b
 
 
@@ -784,6 +786,19 @@ def _uacsta_session_cases(b: _Builder, profile: Profile) -> None:
         if rows:
             b.add(title, purpose, key, rows, [arm, Start(), WAIT, Settle()],
                   [ExpectFlow(str(key), FAILED, sides=("server",)), Check()])
+
+
+def _uacsta_session_timeout_case(b: _Builder, profile: Profile) -> None:
+    key = MachineKey(profile.id, FlowKind.UACSTA_SESSION)
+    rows = _rows(machines_for(profile)[key], ("SessionOffered", I.SERVER_TIMEOUT))
+    if rows:
+        b.add("the uaCSTA session INVITE goes unanswered",
+              "Every copy of the session INVITE is lost: Timer B fires and the server counts "
+              "uaCSTA as failed; a DND change still reaches the phone as an INFO outside a "
+              "dialog.", key, rows, [Arm("phone", Swallow(Match("INVITE"))), Start(), WAIT,
+                                     Settle()],
+              [ExpectFlow(str(key), FAILED, sides=("server",)),
+               ExpectProblem("PHONE-TIMEOUT"), Check()])
 
 
 def _line_cases(b: _Builder, profile: Profile) -> None:

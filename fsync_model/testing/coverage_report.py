@@ -128,9 +128,6 @@ EXCLUDED: tuple[Exclusion, ...] = (
               "reference PBX never hangs up first"),
     Exclusion("phone-initiated", r"ServerHungUp", frozenset({"PHONE_SENDS_200"}),
               "follows SERVER_SENDS_BYE in InCall, which never happens (see there)"),
-    Exclusion("uacsta-session", r"SessionOffered", frozenset({"SERVER_TIMEOUT"}),
-              "the reference server does not step a timeout of its uaCSTA INVITE "
-              "(agents/server.py handles only responses to it)"),
     Exclusion("uacsta-session", r"Monitoring|ServerClosing|PhoneClosing",
               frozenset({"SERVER_SENDS_BYE", "PHONE_SENDS_BYE", "PHONE_SENDS_200",
                          "SERVER_SENDS_2XX", "PHONE_TIMEOUT"}),
