@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 from fsync_model.agents import afe as afe_bodies
@@ -93,9 +93,10 @@ class _Flow:
     id: int
     #: the state the confirming NOTIFY reported (as-feature-event)
     reported: Change | None = None
-    #: the user changed the feature locally meanwhile (the line's sync switched off): the
-    #: latest change is the one the phone keeps, whatever this flow's outcome
-    superseded: bool = False
+    #: the state before the first local change of the feature made while this flow was
+    #: in flight (the line's sync switched off), and those changes: they come after it
+    before_local: FeatureState | None = None
+    local: list[Change] = field(default_factory=list)
 
 
 class ReferencePhone(AgentCore):
@@ -209,7 +210,9 @@ class ReferencePhone(AgentCore):
                 self.step(self.line, Input.PHONE_USER_CHANGE, now)
             flow = self._in_flight
             if flow is not None and flow.change.feature == change.feature:
-                flow.superseded = True
+                if flow.before_local is None:
+                    flow.before_local = self._state
+                flow.local.append(change)
             self._state = self._state.applied(change)
             self._indicator = self._indicator.applied(change)
             self.state_changed(self.user, self._state, "local", now)
@@ -649,15 +652,18 @@ class ReferencePhone(AgentCore):
         for key in [k for k, f in self._txn_flows.items() if f is flow]:
             del self._txn_flows[key]
         end = flow.tracker.state
-        if flow.superseded:
-            pass  # a later local change of the feature stands
-        elif flow.reported is not None:
-            self._state = self._state.applied(flow.reported)
+        feature = flow.change.feature
+        # the local changes made meanwhile came after this change: replay them on its outcome
+        state = self._state if flow.before_local is None else flow.before_local
+        if flow.reported is not None:
+            state = state.applied(flow.reported)
         elif end != FAILED and flow.mechanism is Mechanism.FEATURE_CODE:
-            self._state = self._state.applied(flow.change)
+            state = state.applied(flow.change)
+        for change in flow.local:
+            state = state.applied(change)
+        self._state = replace(self._state, **{feature: getattr(state, feature)})
         # the indicator shows the feature exactly as the state has it: applying the state
         # as a change would keep the number and ring count of a refused change
-        feature = flow.change.feature
         self._indicator = replace(self._indicator, **{feature: getattr(self._state, feature)})
         self.state_changed(self.user, self._state, f"{end.lower()} {flow.change.describe()}",
                            now)

@@ -167,3 +167,20 @@ def test_a_local_change_outlives_the_code_call_in_flight() -> None:
     bench.expect_state("server", Change("dnd", True))
     bench.expect_state("phone", Change("dnd", False))
     assert bench.phone.indicator == bench.phone.state
+
+
+def test_local_changes_made_during_a_code_call_come_after_it() -> None:
+    # the call's change counts as made first: a local no-answer forward without a ring
+    # count keeps the ring count the call set (as it would have had the call ended first)
+    bench = strict(Bench("huawei-ims"))
+    bench.start()
+    bench.arm("server", Swallow(Match("INVITE"), seconds=5.0))
+    bench.user_change(Change("cfna", True, "100", 3))
+    bench.set_sync(False)
+    bench.user_change(Change("cfna", True, "200"))
+    bench.advance(40.0)
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_state("server", Change("cfna", True, "100", 3))
+    bench.expect_state("phone", Change("cfna", True, "200", 3))
+    assert bench.phone.indicator == bench.phone.state
