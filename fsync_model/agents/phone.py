@@ -15,6 +15,7 @@ Every message of a flow steps the flow's tracker on the model's table.
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -59,7 +60,7 @@ from fsync_model.sip.subscription import (
     SubscriptionTerminated,
 )
 from fsync_model.sip.timers import TimerConfig
-from fsync_model.sip.transaction import TransactionKey
+from fsync_model.sip.transaction import TransactionError, TransactionKey
 from fsync_model.sip.useragent import (
     AckReceived,
     AuthenticationRetry,
@@ -97,6 +98,8 @@ class _Flow:
     #: in flight (the line's sync switched off), and those changes: they come after it
     before_local: FeatureState | None = None
     local: list[Change] = field(default_factory=list)
+    #: the code INVITE's client transaction while it waits for its final answer
+    invite: TransactionKey | None = None
 
 
 class ReferencePhone(AgentCore):
@@ -156,6 +159,7 @@ class ReferencePhone(AgentCore):
         self.on_timer("register", self._on_register_timer)
         self.on_timer("subscribe", self._on_subscribe_timer)
         self.on_timer("confirm", self._on_confirm_timer)
+        self.on_timer("ringing", self._on_ringing_timer)
 
     # ------------------------------------------------------------------ API
 
@@ -567,7 +571,8 @@ class ReferencePhone(AgentCore):
         request = self.ua.build_request("INVITE", uri, from_uri=self.aor, body=offer,
                                         content_type="application/sdp")
         self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
-        self._txn_flows[self.ua.send_request(request, self.server, now)] = flow
+        flow.invite = self.ua.send_request(request, self.server, now)
+        self._txn_flows[flow.invite] = flow
 
     def _on_flow_response(self, flow: _Flow, event: ResponseReceived, now: float) -> None:
         response = event.response
@@ -591,8 +596,14 @@ class ReferencePhone(AgentCore):
             if response.is_provisional:
                 if flow.tracker.allows(Input.SERVER_SENDS_1XX):
                     self.step(flow.tracker, Input.SERVER_SENDS_1XX, now)
+                if f"ringing:{flow.id}" not in self.deadlines:
+                    # Timer B stops at the first provisional (RFC 3261 17.1.1.2): a
+                    # background call rings 64*T1 at most, then the phone gives up
+                    self.deadlines.set(f"ringing:{flow.id}", now + self.ua.timer_config.timeout)
                 return
             self._txn_flows.pop(event.transaction, None)
+            self.deadlines.cancel(f"ringing:{flow.id}")
+            flow.invite = None
             if response.is_success:
                 self.step(flow.tracker, Input.SERVER_SENDS_2XX, now)
                 dialog = self.ua.create_uac_dialog(response)
@@ -618,6 +629,21 @@ class ReferencePhone(AgentCore):
             self._txn_flows.pop(event.transaction, None)
             self.step(flow.tracker, Input.SERVER_SENDS_2XX if response.is_success
                       else Input.SERVER_SENDS_ERROR, now)
+        self._check_done(now)
+
+    def _on_ringing_timer(self, name: str, now: float) -> None:
+        """The code INVITE got provisionals and no final answer for 64*T1: CANCEL it (RFC
+        3261 9.1) and end the flow failed; a final answer that still comes is absorbed."""
+        flow = self._in_flight
+        if flow is None or name != f"ringing:{flow.id}" or flow.invite is None or (
+                not flow.tracker.allows(Input.PHONE_TIMEOUT)):
+            return
+        with contextlib.suppress(TransactionError):  # the transaction ended meanwhile
+            self.ua.cancel(flow.invite, now)
+        self.problem("CODE-NO-ANSWER", f"{flow.change.describe()}: the PBX rang for "
+                     f"{self.ua.timer_config.timeout:g} s without answering; cancelled", now,
+                     severity="warning")
+        self.step(flow.tracker, Input.PHONE_TIMEOUT, now)
         self._check_done(now)
 
     def _on_confirm_timer(self, name: str, now: float) -> None:
@@ -649,6 +675,7 @@ class ReferencePhone(AgentCore):
         """A change ended: Synced keeps it, Reverted and Failed put the indicator back."""
         self._in_flight = None
         self.deadlines.cancel(f"confirm:{flow.id}")
+        self.deadlines.cancel(f"ringing:{flow.id}")
         for key in [k for k, f in self._txn_flows.items() if f is flow]:
             del self._txn_flows[key]
         end = flow.tracker.state
@@ -682,6 +709,13 @@ class ReferencePhone(AgentCore):
             flow = self._txn_flows.get(event.transaction)
             if flow is not None:
                 self._on_flow_response(flow, event, now)
+            elif (event.request.method == "INVITE" and event.response.is_success
+                  and not event.retransmission):
+                # a code call answered after the phone gave up on it (CANCEL crossed the
+                # 2xx): ACK it, then hang up (RFC 3261 9.1, 15)
+                dialog = self.ua.create_uac_dialog(event.response)
+                self.ua.ack(event.response, now, dialog=dialog)
+                self.ua.send_in_dialog(dialog, "BYE", now)
         elif isinstance(event, AuthenticationRetry):
             if event.old == self._reg_txn:
                 self.step(self.registration, Input.SERVER_SENDS_CHALLENGE, now)
@@ -693,6 +727,8 @@ class ReferencePhone(AgentCore):
             if flow is not None:
                 self.step(flow.tracker, Input.SERVER_SENDS_CHALLENGE, now)
                 self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
+                self.deadlines.cancel(f"ringing:{flow.id}")
+                flow.invite = event.new
                 self._txn_flows[event.new] = flow
         elif isinstance(event, TransactionTimeout | TransportFailure):
             key = event.transaction

@@ -546,6 +546,17 @@ def _code_cases(b: _Builder, key: MachineKey, table: TransitionTable, change: Ch
               key, rows, [Start(), Arm("server", Swallow(Match("ACK"), 1.0)),
                           UserChange(change), Settle()],
               [ExpectFlow(str(key), SYNCED), ExpectState("server", change), Check()])
+    rows = _rows(table, ("Inviting", I.SERVER_SENDS_1XX), ("Proceeding", I.PHONE_TIMEOUT))
+    if rows:
+        b.add("the PBX rings and never answers",
+              "A 180 comes, then nothing: Timer B stops at a provisional, so the phone gives "
+              "the call 64*T1, then CANCELs it (RFC 3261 9.1); the flow fails, the phone "
+              "reverts and reports it.",
+              key, rows, [Start(), Arm("server", Provisional(Match("INVITE"))),
+                          Arm("server", Swallow(Match("INVITE"))), UserChange(change), WAIT,
+                          Settle()],
+              [ExpectFlow(str(key), FAILED, sides=("phone",)), ExpectProblem("CODE-NO-ANSWER"),
+               ExpectState("phone", Change(change.feature, False)), Check()])
 
 
 def _uacsta_info_cases(b: _Builder, key: MachineKey, table: TransitionTable,

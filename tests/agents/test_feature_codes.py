@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fsync_model.agents.state import Change
-from fsync_model.testing.fixtures import Bench, Match, Side, Swallow
+from fsync_model.testing.fixtures import Bench, HoldBack, Match, Provisional, Side, Swallow
 from fsync_model.testing.stimuli import DuplicateNext, LinkFaults
 
 
@@ -184,3 +184,42 @@ def test_local_changes_made_during_a_code_call_come_after_it() -> None:
     bench.expect_state("server", Change("cfna", True, "100", 3))
     bench.expect_state("phone", Change("cfna", True, "200", 3))
     assert bench.phone.indicator == bench.phone.state
+
+
+def test_a_code_call_that_rings_forever_is_cancelled() -> None:
+    # a 180, then nothing (found by a 50-step run): Timer B stops at the provisional, so
+    # the flow stayed in Proceeding for good; the phone now CANCELs after 64*T1
+    bench = strict(Bench("3cx"))
+    bench.start()
+    bench.arm("server", Provisional(Match("INVITE")))
+    bench.arm("server", Swallow(Match("INVITE"), 40.0))
+    bench.user_change(Change("cfa", False))
+    bench.advance(31.0)
+    assert bench.ended("3cx/cfa/phone-initiated", "phone") == "Proceeding"
+    bench.advance(9.0)
+    bench.expect_flow("3cx/cfa/phone-initiated", "Failed", sides=("phone",))
+    bench.expect_problem("CODE-NO-ANSWER")
+    assert any(data.startswith(b"CANCEL ") for _, src, _, data in bench.sent
+               if src == bench.phone_at)
+    bench.settle()
+    bench.check(final=True)
+    assert bench.phone.indicator == bench.phone.state
+
+
+def test_a_code_call_answered_after_the_cancel_is_hung_up() -> None:
+    # the PBX's 2xx is held back until the phone has given up (CANCEL answered): the phone
+    # ACKs the late 2xx, then hangs up with BYE (RFC 3261 9.1, 15)
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Provisional(Match("INVITE"), skip=1))  # the authenticated one
+    bench.arm("phone", HoldBack(Match("INVITE", response="2xx"),
+                                Match("CANCEL", response="final")))
+    bench.user_change(Change("dnd", True))
+    bench.advance(40.0)
+    key = "yeastar/dnd/phone-initiated"
+    bench.expect_flow(key, "Failed", sides=("phone",))
+    sent = [data.split(b" ", 1)[0] for _, src, _, data in bench.sent if src == bench.phone_at]
+    assert sent[-3:] == [b"CANCEL", b"ACK", b"BYE"], sent
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_flow(key, "Synced", sides=("server",))
