@@ -10,7 +10,10 @@ request fails, it reverts. It accepts every variant the profile allows: a multip
 per-feature full state, both namespace spellings, 200 or 202. A uaCSTA INFO is answered and
 changes nothing (guide note on 3CX).
 
-One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait.
+One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait,
+and are dropped (not sent, not applied) when the line's sync is switched off meanwhile. A
+change the profile has no feature code for is refused at once; a code call that rings and
+is never answered is cancelled after 64*T1.
 Every message of a flow steps the flow's tracker on the model's table.
 """
 from __future__ import annotations
