@@ -94,6 +94,8 @@ class _CodeCall:
     #: the CSeq of the INVITE answered 2xx: the first ACK with it steps the tracker
     answered: int | None = None
     acked: bool = False
+    #: the 2xx was resent for 64*T1 without an ACK (the UA stopped resending it)
+    unacked: bool = False
 
 
 def _set_key(request: Request) -> tuple[str, int, str | None]:
@@ -575,7 +577,10 @@ class ReferenceServer(AgentCore):
         """The 2xx of a call hung up before its ACK was resent for 64*T1 with no ACK: the
         code was executed at the 2xx (RFC 3261 13.3.1.4)."""
         call = self._calls.get(event.response.call_id)
-        if call is not None and call.tracker.allows(Input.SERVER_TIMEOUT):
+        if call is None:
+            return
+        call.unacked = True
+        if call.tracker.allows(Input.SERVER_TIMEOUT):
             self.step(call.tracker, Input.SERVER_TIMEOUT, now)
             del self._calls[event.response.call_id]
 
@@ -586,7 +591,10 @@ class ReferenceServer(AgentCore):
         self.ua.reply(event.transaction, 200, now)
         if call is not None:
             self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
-            if call.answered is not None and not call.acked:
+            if call.unacked and call.tracker.allows(Input.SERVER_TIMEOUT):
+                # ACK and BYE both lost until the UA stopped resending the 2xx
+                self.step(call.tracker, Input.SERVER_TIMEOUT, now)
+            elif call.answered is not None and not call.acked:
                 # the BYE overtook the ACK: the 2xx is resent until it arrives (or 64*T1)
                 self._calls[event.request.call_id] = call
         if event.dialog is not None:

@@ -223,3 +223,24 @@ def test_a_code_call_answered_after_the_cancel_is_hung_up() -> None:
     bench.settle()
     bench.check(final=True)
     bench.expect_flow(key, "Synced", sides=("server",))
+
+
+def test_a_bye_after_the_pbx_gave_up_resending_its_2xx_ends_the_call() -> None:
+    # every ACK lost; the second call's BYE lost too until its last copy, which (1 s of
+    # link delay) reaches the PBX after it stopped resending its 2xx (64*T1): the BYE
+    # ends the call instead of leaving it waiting for an ACK for good
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Swallow(Match("ACK"), 60.0))
+    bench.user_change(Change("dnd", True))
+    bench.arm("server", Swallow(Match("BYE"), 31.0))
+    bench.network(LinkFaults(delay=(1.0, 1.0)))
+    bench.user_change(Change("dnd", False))
+    bench.advance(40.0)
+    bench.settle()
+    bench.check(final=True)
+    key = "yeastar/dnd/phone-initiated"
+    last = [(s.source, s.input.value) for s in bench.machine_steps(key, "server")][-4:]
+    assert last == [("Authenticating", "SERVER_SENDS_2XX"), ("Answered", "PHONE_SENDS_BYE"),
+                    ("ByeBeforeAck", "SERVER_SENDS_2XX"), ("AwaitingLateAck", "SERVER_TIMEOUT")]
+    assert not bench.server._calls, "the call is forgotten once it ended"
