@@ -240,7 +240,9 @@ def test_a_bye_after_the_pbx_gave_up_resending_its_2xx_ends_the_call() -> None:
     bench.settle()
     bench.check(final=True)
     key = "yeastar/dnd/phone-initiated"
-    last = [(s.source, s.input.value) for s in bench.machine_steps(key, "server")][-4:]
-    assert last == [("Authenticating", "SERVER_SENDS_2XX"), ("Answered", "PHONE_SENDS_BYE"),
-                    ("ByeBeforeAck", "SERVER_SENDS_2XX"), ("AwaitingLateAck", "SERVER_TIMEOUT")]
+    steps = [(s.source, s.input.value) for s in bench.machine_steps(key, "server")]
+    second = steps[max(i for i, (source, _) in enumerate(steps) if source == "Idle"):]
+    assert second[-4:] == [("Authenticating", "SERVER_SENDS_2XX"),
+                           ("Answered", "PHONE_SENDS_BYE"), ("ByeBeforeAck", "SERVER_SENDS_2XX"),
+                           ("AwaitingLateAck", "SERVER_TIMEOUT")]
     assert not bench.server._calls, "the call is forgotten once it ended"
