@@ -15,14 +15,19 @@ credentials end the attempt, retried later). The line can go offline (:meth:`unr
 unsubscribe, then a de-REGISTER, challenged like any REGISTER) and come back
 (:meth:`register`).
 
-One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait.
+One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait,
+and are dropped (not sent, not applied) when the line's sync is switched off meanwhile. A
+change the profile has no feature code for is refused at once; a code call that rings and
+is never answered is cancelled after 64*T1.
+
 Every message of a flow steps the flow's tracker on the model's table.
 """
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import count
 
 from fsync_model.agents import afe as afe_bodies
@@ -64,7 +69,7 @@ from fsync_model.sip.subscription import (
     SubscriptionTerminated,
 )
 from fsync_model.sip.timers import TimerConfig
-from fsync_model.sip.transaction import TransactionKey
+from fsync_model.sip.transaction import TransactionError, TransactionKey
 from fsync_model.sip.useragent import (
     AckReceived,
     AuthenticationRetry,
@@ -116,6 +121,12 @@ class _Flow:
     id: int
     #: the state the confirming NOTIFY reported (as-feature-event)
     reported: Change | None = None
+    #: the state before the first local change of the feature made while this flow was
+    #: in flight (the line's sync switched off), and those changes: they come after it
+    before_local: FeatureState | None = None
+    local: list[Change] = field(default_factory=list)
+    #: the code INVITE's client transaction while it waits for its final answer
+    invite: TransactionKey | None = None
 
 
 class ReferencePhone(AgentCore):
@@ -166,6 +177,10 @@ class ReferencePhone(AgentCore):
             self.subscriber = Subscriber(self.ua, afe.event.value, accept=[afe.accept.value],
                                          expires=afe.subscribe.expires.value, auto_answer=False)
         self._queue: deque[Change] = deque()
+        #: changes made with the line synced that the phone gave up before sending them
+        #: (no feature code for them; the line's sync switched off while they waited):
+        #: they changed nothing, here or on the server
+        self.dropped: list[Change] = []
         self._in_flight: _Flow | None = None
         self._txn_flows: dict[TransactionKey, _Flow] = {}
         self._uacsta: FlowTracker | None = None
@@ -173,6 +188,7 @@ class ReferencePhone(AgentCore):
         self.on_timer("register", self._on_register_timer)
         self.on_timer("subscribe", self._on_subscribe_timer)
         self.on_timer("confirm", self._on_confirm_timer)
+        self.on_timer("ringing", self._on_ringing_timer)
 
     # ------------------------------------------------------------------ API
 
@@ -220,6 +236,11 @@ class ReferencePhone(AgentCore):
         if self.line.allows(setting):  # before `start` the line waits for it
             self.step(self.line, setting, now)
         self.info("sync", now, on=on, active=self.sync_active)
+        if not self.sync_active:
+            # the change in flight finishes; those waiting behind it are not sent
+            while self._queue:
+                self._drop(self._queue.popleft(), "the line's feature sync was switched off "
+                           "while it waited", now)
         if self.sync_active:
             self._maybe_subscribe(now)
         elif self.subscriber is not None and self.sub_id is not None:
@@ -235,13 +256,27 @@ class ReferencePhone(AgentCore):
         if not self.sync_active or mechanism is None:
             if self.line.allows(Input.PHONE_USER_CHANGE):
                 self.step(self.line, Input.PHONE_USER_CHANGE, now)
+            flow = self._in_flight
+            if flow is not None and flow.change.feature == change.feature:
+                if flow.before_local is None:
+                    flow.before_local = self._state
+                flow.local.append(change)
             self._state = self._state.applied(change)
             self._indicator = self._indicator.applied(change)
             self.state_changed(self.user, self._state, "local", now)
+        elif mechanism is Mechanism.FEATURE_CODE and (missing := self._no_code(change)):
+            self.problem("CODE-MISSING", f"{change.describe()}: {missing}", now)
+            self._drop(change, f"no feature code for it ({missing})", now)
         else:
             self._queue.append(change)
             self._start_next(now)
         self._pump(now)
+
+    def _drop(self, change: Change, why: str, now: float) -> None:
+        """Give ``change`` up before sending it: state and indicator keep their value."""
+        self.dropped.append(change)
+        self.problem("CHANGE-DROPPED", f"{change.describe()}: not sent, {why}; the phone keeps "
+                     "its state", now, severity="warning")
 
     # ------------------------------------------------------------------ registration
 
@@ -681,29 +716,39 @@ class ReferencePhone(AgentCore):
                                      content_type=ctype)
         self._txn_flows[key] = flow
 
+    def _code(self, change: Change) -> str:
+        """The feature code that makes ``change``; ValueError when the profile has none."""
+        codes = self.profile.codes
+        assert codes is not None
+        feature = Feature(change.feature)
+        rings = change.rings if codes.has_timer(feature) else None
+        action = Action.ACTIVATE if change.on else Action.DEACTIVATE
+        return codes.code_for(feature, action, change.target, rings)
+
+    def _no_code(self, change: Change) -> str | None:
+        """Why the profile has no feature code for ``change`` (None: it has one)."""
+        try:
+            self._code(change)
+        except ValueError as error:
+            return str(error)
+        return None
+
     def _call_code(self, flow: _Flow, now: float) -> None:
         codes = self.profile.codes
         assert codes is not None
         change = flow.change
-        action = Action.ACTIVATE if change.on else Action.DEACTIVATE
-        feature = Feature(change.feature)
-        rings = change.rings if codes.has_timer(feature) else None
-        if change.rings is not None and rings is None:
+        if change.rings is not None and not codes.has_timer(Feature(change.feature)):
             self.problem("CODE-NO-RING-COUNT", f"{self.profile.id} has no {change.feature} code "
                          "that carries a ring count: the server keeps its own", now,
                          severity="info")
-        try:
-            code = codes.code_for(feature, action, change.target, rings)
-        except ValueError as error:
-            self.problem("CODE-MISSING", str(error), now)
-            self._finish(flow, now)
-            return
+        code = self._code(change)  # user_change dropped a change without one
         uri = f"sip:{uri_user(code)}@{hostport(self.server)}"
         offer = make_offer(self.ua.local.host, 4000 + 2 * (flow.id % 1000), flow.id)
         request = self.ua.build_request("INVITE", uri, from_uri=self.aor, body=offer,
                                         content_type="application/sdp")
         self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
-        self._txn_flows[self.ua.send_request(request, self.server, now)] = flow
+        flow.invite = self.ua.send_request(request, self.server, now)
+        self._txn_flows[flow.invite] = flow
 
     def _on_flow_response(self, flow: _Flow, event: ResponseReceived, now: float) -> None:
         response = event.response
@@ -727,8 +772,14 @@ class ReferencePhone(AgentCore):
             if response.is_provisional:
                 if flow.tracker.allows(Input.SERVER_SENDS_1XX):
                     self.step(flow.tracker, Input.SERVER_SENDS_1XX, now)
+                if f"ringing:{flow.id}" not in self.deadlines:
+                    # Timer B stops at the first provisional (RFC 3261 17.1.1.2): a
+                    # background call rings 64*T1 at most, then the phone gives up
+                    self.deadlines.set(f"ringing:{flow.id}", now + self.ua.timer_config.timeout)
                 return
             self._txn_flows.pop(event.transaction, None)
+            self.deadlines.cancel(f"ringing:{flow.id}")
+            flow.invite = None
             if response.is_success:
                 self.step(flow.tracker, Input.SERVER_SENDS_2XX, now)
                 dialog = self.ua.create_uac_dialog(response)
@@ -754,6 +805,21 @@ class ReferencePhone(AgentCore):
             self._txn_flows.pop(event.transaction, None)
             self.step(flow.tracker, Input.SERVER_SENDS_2XX if response.is_success
                       else Input.SERVER_SENDS_ERROR, now)
+        self._check_done(now)
+
+    def _on_ringing_timer(self, name: str, now: float) -> None:
+        """The code INVITE got provisionals and no final answer for 64*T1: CANCEL it (RFC
+        3261 9.1) and end the flow failed; a final answer that still comes is absorbed."""
+        flow = self._in_flight
+        if flow is None or name != f"ringing:{flow.id}" or flow.invite is None or (
+                not flow.tracker.allows(Input.PHONE_TIMEOUT)):
+            return
+        with contextlib.suppress(TransactionError):  # the transaction ended meanwhile
+            self.ua.cancel(flow.invite, now)
+        self.problem("CODE-NO-ANSWER", f"{flow.change.describe()}: the PBX rang for "
+                     f"{self.ua.timer_config.timeout:g} s without answering; cancelled", now,
+                     severity="warning")
+        self.step(flow.tracker, Input.PHONE_TIMEOUT, now)
         self._check_done(now)
 
     def _on_confirm_timer(self, name: str, now: float) -> None:
@@ -785,14 +851,23 @@ class ReferencePhone(AgentCore):
         """A change ended: Synced keeps it, Reverted and Failed put the indicator back."""
         self._in_flight = None
         self.deadlines.cancel(f"confirm:{flow.id}")
+        self.deadlines.cancel(f"ringing:{flow.id}")
         for key in [k for k, f in self._txn_flows.items() if f is flow]:
             del self._txn_flows[key]
         end = flow.tracker.state
+        feature = flow.change.feature
+        # the local changes made meanwhile came after this change: replay them on its outcome
+        state = self._state if flow.before_local is None else flow.before_local
         if flow.reported is not None:
-            self._state = self._state.applied(flow.reported)
+            state = state.applied(flow.reported)
         elif end != FAILED and flow.mechanism is Mechanism.FEATURE_CODE:
-            self._state = self._state.applied(flow.change)
-        self._indicator = self._indicator.applied(self._state.as_change(flow.change.feature))
+            state = state.applied(flow.change)
+        for change in flow.local:
+            state = state.applied(change)
+        self._state = replace(self._state, **{feature: getattr(state, feature)})
+        # the indicator shows the feature exactly as the state has it: applying the state
+        # as a change would keep the number and ring count of a refused change
+        self._indicator = replace(self._indicator, **{feature: getattr(self._state, feature)})
         self.state_changed(self.user, self._state, f"{end.lower()} {flow.change.describe()}",
                            now)
         self._start_next(now)
@@ -810,6 +885,13 @@ class ReferencePhone(AgentCore):
             flow = self._txn_flows.get(event.transaction)
             if flow is not None:
                 self._on_flow_response(flow, event, now)
+            elif (event.request.method == "INVITE" and event.response.is_success
+                  and not event.retransmission):
+                # a code call answered after the phone gave up on it (CANCEL crossed the
+                # 2xx): ACK it, then hang up (RFC 3261 9.1, 15)
+                dialog = self.ua.create_uac_dialog(event.response)
+                self.ua.ack(event.response, now, dialog=dialog)
+                self.ua.send_in_dialog(dialog, "BYE", now)
         elif isinstance(event, AuthenticationRetry):
             if event.old == self._reg_txn:
                 # challenged (again, with a new nonce): the UA sent the credentials at once
@@ -824,6 +906,8 @@ class ReferencePhone(AgentCore):
             if flow is not None:
                 self.step(flow.tracker, Input.SERVER_SENDS_CHALLENGE, now)
                 self.step(flow.tracker, Input.PHONE_SENDS_INVITE, now)
+                self.deadlines.cancel(f"ringing:{flow.id}")
+                flow.invite = event.new
                 self._txn_flows[event.new] = flow
         elif isinstance(event, TransactionTimeout | TransportFailure):
             key = event.transaction

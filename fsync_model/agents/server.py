@@ -48,6 +48,7 @@ from fsync_model.sip.timers import TimerConfig
 from fsync_model.sip.transaction import TransactionKey
 from fsync_model.sip.useragent import (
     AckReceived,
+    AckTimeout,
     RequestReceived,
     ResponseReceived,
     TransactionTimeout,
@@ -92,6 +93,14 @@ class _CodeCall:
     user: str
     tracker: FlowTracker
     change: Change | None
+    #: the profile (policy) in force when the call started: the call is answered under it,
+    #: as its tracker follows its table, whatever the policy becomes meanwhile
+    profile: Profile
+    #: the CSeq of the INVITE answered 2xx: the first ACK with it steps the tracker
+    answered: int | None = None
+    acked: bool = False
+    #: the 2xx was resent for 64*T1 without an ACK (the UA stopped resending it)
+    unacked: bool = False
 
 
 def _set_key(request: Request) -> tuple[str, int, str | None]:
@@ -377,11 +386,13 @@ class ReferenceServer(AgentCore):
             else:
                 self.ua.reply(event.transaction, 405, now, headers=[("Allow", _ALLOW)])
         elif isinstance(event, AckReceived):
-            call = self._calls.get(event.request.call_id)
-            if call is not None:
-                self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
+            self._on_ack(event, now)
+        elif isinstance(event, AckTimeout):
+            self._on_ack_timeout(event, now)
         elif isinstance(event, ResponseReceived):
             self._on_uacsta_response(event, now)
+        elif isinstance(event, TransactionTimeout | TransportFailure) and event.transaction:
+            self._on_uacsta_timeout(event.transaction, now)
 
     # ------------------------------------------------------------------ registrar
 
@@ -588,14 +599,14 @@ class ReferenceServer(AgentCore):
             rings = code.rings if code.feature.value == "cfna" else None
             change = Change(code.feature.value, on, code.number if on else None,
                             rings if on else None)
-            call = _CodeCall(user, tracker, change)
+            call = _CodeCall(user, tracker, change, self._profile_for(user))
             self._calls[request.call_id] = call
         self.step(call.tracker, Input.PHONE_SENDS_INVITE, now)
         challenge = codes.challenge.value
         if challenge and not self._challenge_ok(event, challenge, now):
             self.step(call.tracker, Input.SERVER_SENDS_CHALLENGE, now)
             return
-        profile = self._profile_for(user)
+        profile = call.profile
         mode = profile.policy.mode.value
         if mode is PolicyMode.ERROR:
             self.ua.reply(event.transaction, profile.policy.error_status.value, now,
@@ -613,10 +624,35 @@ class ReferenceServer(AgentCore):
         self.ua.reply(event.transaction, 200, now, contact=True, body=answer,
                       content_type="application/sdp")
         self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+        call.answered = request.cseq.seq
         if call.change is not None and mode is PolicyMode.ACCEPT:
             self._apply(user, call.change, f"feature-code {dialed}", now)
         elif call.change is not None:
             self.info("policy-rejected", now, user=user, change=call.change.describe())
+
+    def _on_ack(self, event: AckReceived, now: float) -> None:
+        """Only the first ACK of the call's 2xx steps its tracker. The UA hands over every
+        ACK no transaction absorbed: the phone re-ACKs each retransmission of the 2xx (RFC
+        3261 13.2.2.4), the network duplicates an ACK, the ACK of a challenge arrives after
+        its transaction ended (17.2.1, Timer I): those are absorbed here."""
+        call = self._calls.get(event.request.call_id)
+        if call is None or call.acked or call.answered != event.request.cseq.seq:
+            return
+        call.acked = True
+        self.step(call.tracker, Input.PHONE_SENDS_ACK, now)
+        if call.tracker.done:  # the ACK came after the BYE
+            del self._calls[event.request.call_id]
+
+    def _on_ack_timeout(self, event: AckTimeout, now: float) -> None:
+        """The 2xx of a call hung up before its ACK was resent for 64*T1 with no ACK: the
+        code was executed at the 2xx (RFC 3261 13.3.1.4)."""
+        call = self._calls.get(event.response.call_id)
+        if call is None:
+            return
+        call.unacked = True
+        if call.tracker.allows(Input.SERVER_TIMEOUT):
+            self.step(call.tracker, Input.SERVER_TIMEOUT, now)
+            del self._calls[event.response.call_id]
 
     def _on_bye(self, event: RequestReceived, now: float) -> None:
         call = self._calls.pop(event.request.call_id, None)
@@ -625,6 +661,12 @@ class ReferenceServer(AgentCore):
         self.ua.reply(event.transaction, 200, now)
         if call is not None:
             self.step(call.tracker, Input.SERVER_SENDS_2XX, now)
+            if call.unacked and call.tracker.allows(Input.SERVER_TIMEOUT):
+                # ACK and BYE both lost until the UA stopped resending the 2xx
+                self.step(call.tracker, Input.SERVER_TIMEOUT, now)
+            elif call.answered is not None and not call.acked:
+                # the BYE overtook the ACK: the 2xx is resent until it arrives (or 64*T1)
+                self._calls[event.request.call_id] = call
         if event.dialog is not None:
             self.ua.dialogs.remove(event.dialog)
 
@@ -665,6 +707,16 @@ class ReferenceServer(AgentCore):
                                      body=body,
                                      content_type=self.profile.uacsta.content_type.value)
         self._outgoing[key] = (None, _Outgoing(tracker, Input.SERVER_SENDS_INFO))
+
+    def _on_uacsta_timeout(self, key: TransactionKey, now: float) -> None:
+        """The session INVITE got no answer (Timer B) or could not be sent: uaCSTA failed
+        for that user (the DND INFOs go outside a dialog)."""
+        user = self._session_invites.pop(key, None)
+        if user is None:
+            return
+        tracker, _ = self._uacsta_sessions[user]
+        self.step(tracker, Input.SERVER_TIMEOUT, now)
+        self.problem("PHONE-TIMEOUT", "no answer to the uaCSTA session INVITE", now)
 
     def _send_uacsta_info(self, user: str, change: Change, now: float) -> None:
         uacsta = self.profile.uacsta

@@ -557,6 +557,35 @@ def _code_cases(b: _Builder, key: MachineKey, table: TransitionTable, change: Ch
                           WAIT, Settle()],
               [ExpectFlow(str(key), SYNCED, sides=("phone",)), ExpectState("server", change),
                Check()])
+    rows = _rows(table, ("Answered", I.PHONE_SENDS_BYE), ("AwaitingLateAck", I.SERVER_TIMEOUT))
+    if rows:
+        b.add("the ACK is lost: the PBX sees the BYE first",
+              "Every copy of the ACK is lost (the phone ACKs each resent 2xx again): the BYE "
+              "reaches the PBX while it still waits for the ACK. The dialog is confirmed at "
+              "the PBX's 2xx (RFC 3261 12.1.1), so it answers the BYE; it resends the 2xx "
+              "for 64*T1 and gives up. The change stands.",
+              key, rows, [Start(), Arm("server", Swallow(Match("ACK"))), UserChange(change),
+                          WAIT, Settle()],
+              [ExpectFlow(str(key), SYNCED), ExpectState("server", change), Check()])
+    rows = _rows(table, ("Answered", I.PHONE_SENDS_BYE), ("AwaitingLateAck", I.PHONE_SENDS_ACK))
+    if rows:
+        b.add("the ACK comes after the BYE",
+              "The ACK is lost for a second: the PBX takes the BYE first, and the phone's ACK "
+              "of a resent 2xx (RFC 3261 13.2.2.4) after it. The change stands.",
+              key, rows, [Start(), Arm("server", Swallow(Match("ACK"), 1.0)),
+                          UserChange(change), Settle()],
+              [ExpectFlow(str(key), SYNCED), ExpectState("server", change), Check()])
+    rows = _rows(table, ("Inviting", I.SERVER_SENDS_1XX), ("Proceeding", I.PHONE_TIMEOUT))
+    if rows:
+        b.add("the PBX rings and never answers",
+              "A 180 comes, then nothing: Timer B stops at a provisional, so the phone gives "
+              "the call 64*T1, then CANCELs it (RFC 3261 9.1); the flow fails, the phone "
+              "reverts and reports it.",
+              key, rows, [Start(), Arm("server", Provisional(Match("INVITE"))),
+                          Arm("server", Swallow(Match("INVITE"))), UserChange(change), WAIT,
+                          Settle()],
+              [ExpectFlow(str(key), FAILED, sides=("phone",)), ExpectProblem("CODE-NO-ANSWER"),
+               ExpectState("phone", Change(change.feature, False)), Check()])
 
 
 def _uacsta_info_cases(b: _Builder, key: MachineKey, table: TransitionTable,
@@ -640,6 +669,8 @@ def _negative_cases(profile: Profile) -> _Builder:
     _line_cases(b, profile)
     _policy_cases(b, profile)
     _loss_case(b, profile)
+    if profile.uacsta is not None and profile.uacsta.session_setup.value:
+        _uacsta_session_timeout_case(b, profile)  # last: the earlier cases keep their ids
     return b
 
 
@@ -975,6 +1006,19 @@ def _uacsta_session_cases(b: _Builder, profile: Profile) -> None:
         if rows:
             b.add(title, purpose, key, rows, [arm, Start(), WAIT, Settle()],
                   [ExpectFlow(str(key), FAILED, sides=("server",)), Check()])
+
+
+def _uacsta_session_timeout_case(b: _Builder, profile: Profile) -> None:
+    key = MachineKey(profile.id, FlowKind.UACSTA_SESSION)
+    rows = _rows(machines_for(profile)[key], ("SessionOffered", I.SERVER_TIMEOUT))
+    if rows:
+        b.add("the uaCSTA session INVITE goes unanswered",
+              "Every copy of the session INVITE is lost: Timer B fires and the server counts "
+              "uaCSTA as failed; a DND change still reaches the phone as an INFO outside a "
+              "dialog.", key, rows, [Arm("phone", Swallow(Match("INVITE"))), Start(), WAIT,
+                                     Settle()],
+              [ExpectFlow(str(key), FAILED, sides=("server",)),
+               ExpectProblem("PHONE-TIMEOUT"), Check()])
 
 
 def _line_cases(b: _Builder, profile: Profile) -> None:

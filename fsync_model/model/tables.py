@@ -71,6 +71,9 @@ Races and failures that the tables model explicitly
   at the notifier), a part unanswered ends it, a refresh crossing it restarts it
   (``Restarting``), an unsubscribe ends it; a refresh whose 2xx is lost after its NOTIFYs
   came counts as taken.
+* A code call's ACK lost or overtaken by the BYE: the PBX takes the BYE in ``Answered``
+  (the dialog is confirmed at its 2xx) and resends the 2xx until the ACK of a resent 2xx
+  arrives or 64*T1 passed (``ByeBeforeAck``, ``AwaitingLateAck``).
 
 Rules that are not tables (the agents apply them; listed here so they live in one place)
 ---------------------------------------------------------------------------------------
@@ -648,6 +651,18 @@ def _feature_code(profile: Profile, feature: Feature, codes: FeatureCodes) -> Tr
         rows.add("HangingUp", failure, SYNCED, label, ref,
                  note="the code was executed at the 2xx; the BYE outcome does not matter")
     rows.add("ServerHungUp", I.PHONE_SENDS_200, SYNCED, _status(200), ref, status=200)
+    # the ACK lost or overtaken by the BYE (the PBX's side): as long as the canonical
+    # ladder, so the happy path stays ACK, BYE, 200
+    rows.add("Answered", I.PHONE_SENDS_BYE, "ByeBeforeAck", "BYE (before the ACK)",
+             "RFC 3261 12.1.1, 15.1.2",
+             note="the ACK was lost or overtaken: the dialog is confirmed at the PBX's 2xx, "
+                  "so it takes the BYE all the same")
+    rows.add("ByeBeforeAck", I.SERVER_SENDS_2XX, "AwaitingLateAck", _status(200), ref,
+             note="the PBX still resends its 2xx until the ACK arrives", status=200)
+    rows.add("AwaitingLateAck", I.PHONE_SENDS_ACK, SYNCED, "ACK (of a resent 2xx)",
+             "RFC 3261 13.2.2.4", note="the code was executed at the 2xx")
+    rows.add("AwaitingLateAck", I.SERVER_TIMEOUT, SYNCED, "no ACK within 64*T1",
+             "RFC 3261 13.3.1.4", note="the code was executed at the 2xx")
     return rows.table("Idle", SYNCED, (SYNCED, FAILED), Mechanism.FEATURE_CODE)
 
 

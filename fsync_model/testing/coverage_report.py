@@ -113,18 +113,11 @@ EXCLUDED: tuple[Exclusion, ...] = (
               "the reference phone never steps PHONE_SENDS_ERROR (it answers an unreadable "
               "NOTIFY before routing it to a flow), and the server is never before its 2xx "
               "when its confirming NOTIFY is answered"),
-    Exclusion("phone-initiated", r"Proceeding", frozenset({"PHONE_TIMEOUT"}),
-              "RFC 3261 17.1.1.2: Timer B stops at the first provisional; an INVITE client "
-              "transaction in Proceeding never times out and the reference phone never "
-              "CANCELs"),
     Exclusion("phone-initiated", r"InCall", frozenset({"SERVER_SENDS_BYE"}),
               "the reference phone hangs up right after its ACK (a background call) and the "
               "reference PBX never hangs up first"),
     Exclusion("phone-initiated", r"ServerHungUp", frozenset({"PHONE_SENDS_200"}),
               "follows SERVER_SENDS_BYE in InCall, which never happens (see there)"),
-    Exclusion("uacsta-session", r"SessionOffered", frozenset({"SERVER_TIMEOUT"}),
-              "the reference server does not step a timeout of its uaCSTA INVITE "
-              "(agents/server.py handles only responses to it)"),
     Exclusion("uacsta-session", r"Monitoring|ServerClosing|PhoneClosing",
               frozenset({"SERVER_SENDS_BYE", "PHONE_SENDS_BYE", "PHONE_SENDS_200",
                          "SERVER_SENDS_2XX", "PHONE_TIMEOUT"}),

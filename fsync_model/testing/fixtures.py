@@ -611,6 +611,17 @@ class Bench:
         phone, server, ledger = self.phone, self.server, self.ledger
         user_change, admin_change, set_policy = (phone.user_change, server.admin_change,
                                                  server.set_policy)
+        set_sync = phone.set_sync
+
+        def dropping(call: Callable[[], None]) -> None:
+            """``call()``, then note the changes the phone gave up meanwhile."""
+            seen = len(phone.dropped)
+            call()
+            for change in phone.dropped[seen:]:
+                ledger.drop(change)
+
+        def sync(on: bool, now: float) -> None:
+            dropping(lambda: set_sync(on, now))
 
         def user(change: Change, now: float) -> None:
             ledger.user(change, active=phone.sync_active, time=now)
@@ -622,7 +633,7 @@ class Bench:
                 self.faults.setdefault("range-server", now)
             if afe is None and change.rings is not None and change.rings < 1:
                 self.faults.setdefault("range-phone", now)
-            user_change(change, now)
+            dropping(lambda: user_change(change, now))
 
         def admin(user: str, change: Change, now: float) -> None:
             try:
@@ -640,6 +651,7 @@ class Bench:
             set_policy(user, policy, status)
 
         phone.user_change = user  # type: ignore[method-assign]
+        phone.set_sync = sync  # type: ignore[method-assign]
         server.admin_change = admin  # type: ignore[method-assign]
         server.set_policy = policy  # type: ignore[method-assign]
 

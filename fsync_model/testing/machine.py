@@ -154,19 +154,6 @@ class SyncFailure(OracleFailure):
 #: ``tests/testing/test_known_issues.py``. The defects that broad fault families trigger
 #: are recognised by signature instead (``oracles.REFERENCE_AGENT_ISSUES``).
 AVOIDED: dict[str, str] = {
-    "code-queued-after-sync-off": "a code change queued behind one in flight is sent after "
-                                  "the line's sync was switched off (agents/phone.py "
-                                  "_start_next does not look at the line). The sync toggle "
-                                  "waits until no change is pending.",
-    "code-no-code-applied": "a ring count the profile has no code for (0 with a timer code): "
-                            "the phone reports CODE-MISSING, then applies the change as if "
-                            "the PBX had executed it (agents/phone.py _call_code/_finish). "
-                            "Code ring counts start at 1.",
-    "policy-mid-call": "a policy change while a code call waits between its challenge and "
-                       "the authenticated INVITE: the PBX's tracker keeps the table of the old "
-                       "policy (error: no 2xx row) and answers under the new one "
-                       "(agents/server.py _on_invite). The policy changes only when no "
-                       "phone change is pending on a feature-code system.",
 }
 
 # ============================================================================ strategies
@@ -174,7 +161,7 @@ AVOIDED: dict[str, str] = {
 _NUMBERS = st.from_regex(r"[1-9][0-9]{2,9}", fullmatch=True)
 
 
-def ring_counts(profile: Profile, *, inside_only: bool = False, above_zero: bool = False
+def ring_counts(profile: Profile, *, inside_only: bool = False
                 ) -> st.SearchStrategy[int | None]:
     """Ring counts inside the profile's range (1-10 without one), just outside it, and
     none at all."""
@@ -184,8 +171,7 @@ def ring_counts(profile: Profile, *, inside_only: bool = False, above_zero: bool
         low, high = 1, 10
     if inside_only:
         return st.one_of(st.none(), st.integers(low, high))
-    below = st.integers(1 if above_zero else 0, max(low - 1, 0)) if low > (
-        1 if above_zero else 0) else st.nothing()
+    below = st.integers(0, low - 1) if low > 0 else st.nothing()
     return st.one_of(st.none(), st.integers(low, high), st.integers(high + 1, high + 30),
                      below)
 
@@ -199,8 +185,7 @@ def changes(profile: Profile, feature: FeatureName, *, portal: bool = False,
     off = st.just(Change(feature, False))
     if feature == "cfna":
         # an administrator's ring count out of range is refused by the portal (nothing sent)
-        rings = ring_counts(
-            profile, above_zero=profile.codes is not None and "code-no-code-applied" in avoid)
+        rings = ring_counts(profile)
         on = st.builds(Change, st.just("cfna"), st.just(True), _NUMBERS, rings)
     else:
         on = st.builds(Change, st.just(feature), st.just(True), _NUMBERS)
@@ -248,7 +233,8 @@ def _tampers(profile: Profile, avoid: frozenset[str]) -> list[tuple[str, Side, T
         out += [("forged", "server", Answer(Match("BYE"), 481)),
                 ("forged", "server", Provisional(Match("INVITE"))),
                 ("loss", "server", Swallow(Match("INVITE"), 40.0)),
-                ("loss", "server", Swallow(Match("BYE"), 40.0))]
+                ("loss", "server", Swallow(Match("BYE"), 40.0)),
+                ("loss", "server", Swallow(Match("ACK"), 40.0))]
     if profile.uacsta is not None:
         out += [("forged", "phone", Answer(Match("INFO"), 500)),
                 ("loss", "phone", Swallow(Match("INFO"), 40.0))]
@@ -360,9 +346,7 @@ class SyncMachine(RuleBasedStateMachine):
     def register_again(self) -> None:
         self.do(Register())
 
-    @precondition(lambda self: self.bench is not None and not (
-        "code-queued-after-sync-off" in self.avoid and self.bench.profile.codes is not None
-        and self.bench.ledger.pending(self.bench.phone.steps)))
+    @precondition(lambda self: self.bench is not None)
     @rule(on=st.booleans())
     def toggle_line_sync(self, on: bool) -> None:
         # either value, the one the line already has included (a no-op at the phone)
@@ -470,14 +454,8 @@ def machine_class(
         def policy(self: SyncMachine, mode: str) -> None:
             self.do(SetPolicy(mode))
 
-        def policy_allowed(self: SyncMachine) -> bool:
-            bench = self.bench
-            return bench is not None and not (
-                "policy-mid-call" in self.avoid and bench.profile.codes is not None
-                and bench.ledger.pending(bench.phone.steps))
-
-        attrs["server_policy"] = precondition(policy_allowed)(
-            rule(mode=st.sampled_from(["accept", "reject", "error"]))(policy))
+        attrs["server_policy"] = rule(mode=st.sampled_from(["accept", "reject", "error"]))(
+            policy)
     if profile.afe is not None:
         def refresh(self: SyncMachine) -> None:
             due = _subscription_due(self)

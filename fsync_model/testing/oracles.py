@@ -130,6 +130,9 @@ class WireOracle:
         self._cseq: dict[tuple[str, str, str, str], int] = {}
         self._accepted_notify: dict[tuple[str, str, str], int] = {}
         self._line_active = True
+        #: Call-IDs of the INVITEs the phone sent while its line synced: the INVITE with
+        #: credentials that answers a challenge is the same call (RFC 3261 22.2, 8.1.3.5)
+        self._calls_on: set[str] = set()
 
     def violations(self) -> list[Violation]:
         return list(self._found)
@@ -199,7 +202,10 @@ class WireOracle:
                 self._add("ORACLE-CSEQ", f"{msg.method} CSeq {cseq} after {last} in the same "
                           "dialog", time, _first_line(data))
             self._cseq[dialog_key] = max(cseq, last or 0)
-        if src in self.phone and not self._line_active:
+        if src in self.phone and self._line_active and msg.method == "INVITE":
+            self._calls_on.add(call_id)
+        elif src in self.phone and not self._line_active and not (
+                msg.method == "INVITE" and call_id in self._calls_on):
             self._sync_off(msg, time, data)
         self._body_rules(msg, time, txn)
 
@@ -344,40 +350,11 @@ class KnownIssue:
 _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<state>\w+)")
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue(
-        "code-ack-repeated",
-        "the PBX steps every ACK the UA hands it for a code call: a retransmitted 2xx "
-        "re-ACKed by the phone (RFC 3261 13.2.2.4), a duplicated ACK, or the ACK of a 401 "
-        "that outlived its transaction is another PHONE_SENDS_ACK",
-        "agents/server.py (handle_ua_event, AckReceived)", "server", r".+/phone-initiated",
-        r"InCall|HangingUp|Challenged|Authenticating|Inviting|Proceeding|Answered",
-        frozenset({"PHONE_SENDS_ACK"})),
-    KnownIssue(
-        "code-bye-before-ack",
-        "the ACK of a code call lost or overtaken: the PBX sees the BYE in Answered, where "
-        "the feature-code table allows only the ACK",
-        "model/tables.py (_feature_code), agents/server.py (_on_bye)", "server",
-        r".+/phone-initiated", r"Answered", frozenset({"PHONE_SENDS_BYE", "SERVER_SENDS_2XX"})),
 )
 
 
 #: known defects an oracle (not a transition) shows: id -> what, and where to fix it
 KNOWN_STATE_ISSUES: dict[str, str] = {
-    "code-ringing-forever":
-        "a code INVITE that got a provisional (a proxy or the PBX rings) and then never a "
-        "final answer (the INVITE lost past the proxy) never ends: an INVITE client "
-        "transaction in Proceeding has no Timer B (RFC 3261 17.1.1.2) and the phone sets "
-        "no timer of its own to give up with a CANCEL (cf. Timer C, 16.6), so the change "
-        "stays in Proceeding, the indicator pending and later changes queued behind it "
-        "(agents/phone.py _call_code / _on_flow_response; the table already has "
-        "Proceeding --PHONE_TIMEOUT--> Failed). The unfinished and indicator oracles skip "
-        "a flow stopped in Proceeding while this is listed.",
-    "indicator-keeps-reverted-rings":
-        "after a forward change is reverted (refused, failed), the phone's indicator keeps "
-        "the refused ring count: a later local change without one shows it, while the "
-        "phone's state has none (agents/phone.py _finish reverts with applied(), which "
-        "keeps number and rings of the pending change). The indicator oracle ignores a "
-        "ring-count-only difference while this is listed.",
 }
 
 
@@ -434,7 +411,7 @@ def check_problems(problems: Iterable[tuple[str, Problem]],
 
 @dataclass(frozen=True)
 class _Event:
-    kind: str  # user | admin | policy
+    kind: str  # user | admin | policy | dropped (a user change the phone gave up)
     time: float
     change: Change | None = None
     active: bool = False
@@ -458,6 +435,17 @@ class Ledger:
 
     def policy(self, mode: PolicyMode, *, time: float) -> None:
         self.events.append(_Event("policy", time, policy=mode))
+
+    def drop(self, change: Change) -> None:
+        """The phone gave ``change`` up before sending it (no code for it, or the line's
+        sync switched off while it waited): it changes nothing, on either side. The
+        latest user change equal to it that is not dropped yet becomes a dropped one
+        (changes wait in order, so those given up are the latest)."""
+        for index in range(len(self.events) - 1, -1, -1):
+            event = self.events[index]
+            if event.kind == "user" and event.active and event.change == change:
+                self.events[index] = dataclasses.replace(event, kind="dropped")
+                return
 
     def pending(self, steps: Sequence[Step]) -> bool:
         """Whether a change the user made with the line synced has not finished its flow
@@ -589,20 +577,15 @@ def check_convergence(profile: Profile, phone: _Agents, server: _Server, user: s
         out.append(Violation("ORACLE-LIVENESS", "the phone is not registered"))
     elif not online and phone.registered:
         out.append(Violation("ORACLE-LIVENESS", "the phone unregistered, yet it is registered"))
-    rings = "indicator-keeps-reverted-rings" not in set(known)
-    stuck: set[str] = set()
     for spec in profile.features:
         key = MachineKey.flow(profile.id, spec.feature, Direction.PHONE)
         runs = _runs(phone.steps, key) if spec.phone is not None else []
         if not runs or runs[-1][0] in _FLOW_ENDS | {"Idle"}:
             continue
-        if "code-ringing-forever" in set(known) and runs[-1][0] == "Proceeding":
-            stuck.add(spec.feature.value)  # the known defect leaves it there
-            continue
         out.append(Violation("ORACLE-UNFINISHED", f"{key}: the phone's last change stopped "
                              f"in {runs[-1][0]}", runs[-1][3]))
     for shown in FEATURES:
-        if shown not in stuck and not agree(phone.indicator, phone.state, shown, rings):
+        if not agree(phone.indicator, phone.state, shown):
             out.append(Violation("ORACLE-INDICATOR", f"{shown}: the phone shows "
                                  f"{_shown(phone.indicator, shown)}, its state is "
                                  f"{_shown(phone.state, shown)}"))
@@ -673,7 +656,7 @@ def _one_way(profile: Profile, phone: _Agents, server_state: FeatureState,
         admin_seen = False
         for event in ledger.events:
             change = event.change
-            if change is None or change.feature != name:
+            if change is None or change.feature != name or event.kind == "dropped":
                 continue
             if event.kind == "admin":
                 admin_seen = True
