@@ -25,6 +25,7 @@ Test purposes:
     TP/3CX/NEG/020         the server's policy rejects the change
     TP/3CX/NEG/021         the server's policy refuses the change
     TP/3CX/NEG/022         a change over a lossy link
+    TP/3CX/NEG/023         the uaCSTA session INVITE goes unanswered
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -565,4 +566,24 @@ def test_tp_3cx_neg_022(fsync_target: Target) -> None:
     fsync_target.advance(40.0)
     fsync_target.settle()
     fsync_target.expect_state("phone", Change("dnd", True))
+    fsync_target.check(final=True)
+
+
+def test_tp_3cx_neg_023(fsync_target: Target) -> None:
+    """TP/3CX/NEG/023: the uaCSTA session INVITE goes unanswered.
+
+    Every copy of the session INVITE is lost: Timer B fires and the server counts uaCSTA as
+    failed; a DND change still reaches the phone as an INFO outside a dialog.
+
+    Expected ladder (3cx/uacsta-session):
+        server -> phone  INVITE (uaCSTA session)
+        server           timeout (Timer B)
+    """
+    fsync_target.arm("phone", Swallow(Match("INVITE")))
+    fsync_target.start()
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("3cx/uacsta-session", "SessionOffered", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("3cx/uacsta-session", "Failed", sides=("server",))
+    fsync_target.expect_problem("PHONE-TIMEOUT")
     fsync_target.check(final=True)

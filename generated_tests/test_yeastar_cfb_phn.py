@@ -16,6 +16,9 @@ Test purposes:
     TP/YSTR/CFB/PHN/011    a PBX that answers without a challenge
     TP/YSTR/CFB/PHN/012    the PBX refuses the BYE
     TP/YSTR/CFB/PHN/013    the BYE goes unanswered
+    TP/YSTR/CFB/PHN/014    the ACK is lost: the PBX sees the BYE first
+    TP/YSTR/CFB/PHN/015    the ACK comes after the BYE
+    TP/YSTR/CFB/PHN/016    the PBX rings and never answers
 
 By default each test runs the reference phone and server of the profile on their own
 in-memory network; see fsync_model/testing/pytest_plugin.py for --fsync-dut.
@@ -362,4 +365,83 @@ def test_tp_ystr_cfb_phn_013(fsync_target: Target) -> None:
     fsync_target.expect_reached("yeastar/cfb/phone-initiated", "HangingUp", "PHONE_TIMEOUT")
     fsync_target.expect_flow("yeastar/cfb/phone-initiated", "Synced", sides=("phone",))
     fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_ystr_cfb_phn_014(fsync_target: Target) -> None:
+    """TP/YSTR/CFB/PHN/014: the ACK is lost: the PBX sees the BYE first.
+
+    Every copy of the ACK is lost (the phone ACKs each resent 2xx again): the BYE reaches the
+    PBX while it still waits for the ACK. The dialog is confirmed at the PBX's 2xx (RFC 3261
+    12.1.1), so it answers the BYE; it resends the 2xx for 64*T1 and gives up. The change
+    stands.
+
+    Expected ladder (yeastar/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*72{number} / *072)
+        server -> phone  200 OK
+        phone -> server  BYE (before the ACK)
+        server -> phone  200 OK
+        server           no ACK within 64*T1
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("ACK")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "Answered", "PHONE_SENDS_BYE")
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "AwaitingLateAck", "SERVER_TIMEOUT")
+    fsync_target.expect_flow("yeastar/cfb/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_ystr_cfb_phn_015(fsync_target: Target) -> None:
+    """TP/YSTR/CFB/PHN/015: the ACK comes after the BYE.
+
+    The ACK is lost for a second: the PBX takes the BYE first, and the phone's ACK of a resent
+    2xx (RFC 3261 13.2.2.4) after it. The change stands.
+
+    Expected ladder (yeastar/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*72{number} / *072)
+        server -> phone  200 OK
+        phone -> server  BYE (before the ACK)
+        server -> phone  200 OK
+        phone -> server  ACK (of a resent 2xx)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Swallow(Match("ACK"), seconds=1.0))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.settle()
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "Answered", "PHONE_SENDS_BYE")
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "AwaitingLateAck", "PHONE_SENDS_ACK")
+    fsync_target.expect_flow("yeastar/cfb/phone-initiated", "Synced")
+    fsync_target.expect_state("server", Change("cfb", True, target="2001"))
+    fsync_target.check(final=True)
+
+
+def test_tp_ystr_cfb_phn_016(fsync_target: Target) -> None:
+    """TP/YSTR/CFB/PHN/016: the PBX rings and never answers.
+
+    A 180 comes, then nothing: Timer B stops at a provisional, so the phone gives the call
+    64*T1, then CANCELs it (RFC 3261 9.1); the flow fails, the phone reverts and reports it.
+
+    Expected ladder (yeastar/cfb/phone-initiated):
+        phone            forward 2 (busy) changed at the phone
+        phone -> server  INVITE sip:<code>@domain with SDP (*72{number} / *072)
+        server -> phone  100 Trying / 18x
+        phone            timeout (Timer B)
+    """
+    fsync_target.start()
+    fsync_target.arm("server", Provisional(Match("INVITE")))
+    fsync_target.arm("server", Swallow(Match("INVITE")))
+    fsync_target.user_change(Change("cfb", True, target="2001"))
+    fsync_target.advance(40.0)
+    fsync_target.settle()
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "Inviting", "SERVER_SENDS_1XX")
+    fsync_target.expect_reached("yeastar/cfb/phone-initiated", "Proceeding", "PHONE_TIMEOUT")
+    fsync_target.expect_flow("yeastar/cfb/phone-initiated", "Failed", sides=("phone",))
+    fsync_target.expect_problem("CODE-NO-ANSWER")
+    fsync_target.expect_state("phone", Change("cfb", False))
     fsync_target.check(final=True)
