@@ -324,7 +324,10 @@ class AgentProcess:
         start = time.monotonic()
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=timeout)
-        return rc, time.monotonic() - start
+        took = time.monotonic() - start
+        for thread in self._threads:  # the process is gone: let them read to EOF, so
+            thread.join(timeout=WAIT)  # what it printed last is in seen and stderr
+        return rc, took
 
     def kill(self) -> None:
         if self.proc.poll() is None:
