@@ -30,3 +30,10 @@ def require_peer(command: str) -> str:
         pytest.fail(f"peer missing in CI: {message}")
     pytest.skip(message)
     raise AssertionError("unreachable")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    """Whether the SIP hot path under test is the mypyc-compiled one (setup.py)."""
+    from fsync_model import _compiled
+
+    return f"fsync SIP hot path: {_compiled.status()}"

@@ -70,6 +70,17 @@ def _available(only: str | None = None) -> dict[str, object]:
     return found
 
 
+class _Version(argparse.Action):
+    """``fsync --version``: the version, and which modules are compiled with mypyc (imports
+    them, so only when asked)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> NoReturn:
+        from fsync_model import _compiled
+
+        parser.exit(message=f"fsync {__version__}\nSIP hot path: {_compiled.status()}\n")
+
+
 def build_parser(only: str | None = None) -> FsyncArgumentParser:
     """The parser of every command, or of the command ``only`` (then only its module is
     imported: ``fsync serve`` does not load what ``fsync generate`` or ``fsync test``
@@ -79,7 +90,8 @@ def build_parser(only: str | None = None) -> FsyncArgumentParser:
         description="Feature sync (DND, call forwarding) over SIP as formal state machines: "
         "reference agents, property-based and generated tests, capture checks, diagrams.",
     )
-    parser.add_argument("--version", action="version", version=f"fsync {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and whether the SIP hot path is compiled")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND",
                                 parser_class=FsyncArgumentParser)
     for name, module in _available(only).items():

@@ -1,4 +1,4 @@
-"""The one exception that bad SIP input may raise.
+"""The one exception that bad SIP input may raise, and the transaction layer's misuse error.
 
 Every parser in ``fsync_model.sip`` (message, framing, headers, multipart) reports malformed
 input by raising :class:`SipParseError` and nothing else: any other exception on input is a
@@ -32,3 +32,12 @@ class SipParseError(ValueError):
         where = f" at byte {offset}" if offset is not None else ""
         shown = f": {self.line!r}" if self.line else ""
         super().__init__(f"{status} {reason}{where}{shown}")
+
+
+class TransactionError(RuntimeError):
+    """The TU asked for something the transaction's state forbids (a second final response).
+
+    Raised by :mod:`fsync_model.sip.transaction` (which re-exports it) and the user agent. It
+    lives here because mypyc cannot compile a class derived from ``RuntimeError``, and this
+    module is left uncompiled (see setup.py).
+    """

@@ -291,6 +291,8 @@ _NAME_ADDRS: dict[str, NameAddr] = {}
 _NAME_ADDRS_MAX = 1024
 
 #: What ``_cache.get`` returns for a value not parsed yet (a parsed value may be ``None``).
+#: The locals it goes into are typed ``Any``: compiled by mypyc (setup.py), a local typed
+#: ``CSeq`` or ``str | None`` is checked on assignment, and this sentinel is neither.
 _MISSING: Any = object()
 
 
@@ -325,20 +327,22 @@ class _MessageAccess:
     def _name_addr(self, lname: str, header: str) -> NameAddr:
         """From or To, parsed once (``lname`` lower-case, ``header`` as errors spell it)."""
         cache = self._cache
-        addr: NameAddr = cache.get(lname, _MISSING)
-        if addr is _MISSING:
-            raw = self.headers._first(lname)
-            if raw is None:
-                raise SipParseError(f"Missing Header: {header}")
-            known = _NAME_ADDRS.get(raw)
-            if known is None:
-                known = parse_name_addr(raw, header)
-                if len(raw) <= 256:
-                    if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
-                        _NAME_ADDRS.clear()
-                    _NAME_ADDRS[raw] = known
-            addr = cache[lname] = known
-        return addr
+        got: Any = cache.get(lname, _MISSING)
+        if got is not _MISSING:
+            addr: NameAddr = got
+            return addr
+        raw = self.headers._first(lname)
+        if raw is None:
+            raise SipParseError(f"Missing Header: {header}")
+        known = _NAME_ADDRS.get(raw)
+        if known is None:
+            known = parse_name_addr(raw, header)
+            if len(raw) <= 256:
+                if len(_NAME_ADDRS) >= _NAME_ADDRS_MAX:
+                    _NAME_ADDRS.clear()
+                _NAME_ADDRS[raw] = known
+        cache[lname] = known
+        return known
 
     @property
     def call_id(self) -> str:
@@ -354,12 +358,14 @@ class _MessageAccess:
 
     @property
     def cseq(self) -> CSeq:
-        cseq: CSeq = self._cache.get("cseq", _MISSING)
-        if cseq is _MISSING:
-            raw = self.headers._first("cseq")
-            if raw is None:
-                raise SipParseError("Missing Header: CSeq")
-            cseq = self._cache["cseq"] = parse_cseq(raw)
+        got: Any = self._cache.get("cseq", _MISSING)
+        if got is not _MISSING:
+            cseq: CSeq = got
+            return cseq
+        raw = self.headers._first("cseq")
+        if raw is None:
+            raise SipParseError("Missing Header: CSeq")
+        cseq = self._cache["cseq"] = parse_cseq(raw)
         return cseq
 
     @property
@@ -373,17 +379,21 @@ class _MessageAccess:
     @property
     def from_tag(self) -> str | None:
         cache = self._cache
-        tag: str | None = cache.get(" from-tag", _MISSING)
-        if tag is _MISSING:
-            tag = cache[" from-tag"] = self._name_addr("from", "From").tag
+        got: Any = cache.get(" from-tag", _MISSING)
+        if got is not _MISSING:
+            tag: str | None = got
+            return tag
+        tag = cache[" from-tag"] = self._name_addr("from", "From").tag
         return tag
 
     @property
     def to_tag(self) -> str | None:
         cache = self._cache
-        tag: str | None = cache.get(" to-tag", _MISSING)
-        if tag is _MISSING:
-            tag = cache[" to-tag"] = self._name_addr("to", "To").tag
+        got: Any = cache.get(" to-tag", _MISSING)
+        if got is not _MISSING:
+            tag: str | None = got
+            return tag
+        tag = cache[" to-tag"] = self._name_addr("to", "To").tag
         return tag
 
     @property
@@ -435,9 +445,11 @@ class _MessageAccess:
         """``value;params`` of header ``name``: a media type (``type/subtype``) for
         Content-Type, a single token for the others (Event, Subscription-State)."""
         cache = self._cache
-        parsed: HeaderValue | None = cache.get(name, _MISSING)
-        if parsed is not _MISSING:
-            return parsed
+        got: Any = cache.get(name, _MISSING)
+        if got is not _MISSING:
+            known: HeaderValue | None = got
+            return known
+        parsed: HeaderValue | None
         raw = self.headers._first(name)
         if raw is None:
             parsed = None
@@ -770,7 +782,7 @@ def _length(raw: str | None) -> int | None:
     return int(digits)
 
 
-def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
+def parse_message(data: bytes | bytearray, *, max_size: int = DEFAULT_MAX_SIZE,
                   stream: bool = False) -> Message:
     """Parse exactly one SIP message from ``data``.
 
@@ -785,8 +797,11 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     bytes as surrogate escapes, so the message serializes back to the same bytes). When
     ``data`` is already what :meth:`~Request.serialize` would write (CRLF line ends,
     ``Name: value`` lines, nothing past the body), the message keeps it and serializes to
-    it without rebuilding.
+    it without rebuilding. A ``bytearray`` is parsed as the ``bytes`` it holds (copied: the
+    message keeps no reference to a buffer the caller may reuse).
     """
+    if type(data) is not bytes:
+        data = bytes(data)
     if len(data) > max_size:
         raise _bad(f"Message Too Large (over {max_size} bytes)", 513)
     # RFC 3261 section 7.5: implementations should ignore CRLFs before the start line.
@@ -799,7 +814,7 @@ def parse_message(data: bytes, *, max_size: int = DEFAULT_MAX_SIZE,
     # also knows each line's byte offset; here an offset is computed only for an error.
     lines: list[str] | None = None
     offsets: list[int] | None = None
-    end = data.find(b"\r\n\r\n", start) if type(data) is bytes else -1
+    end = data.find(b"\r\n\r\n", start)
     if end >= 0:
         text = data[start:end].decode("utf-8", "surrogateescape")
         lines = text.split("\r\n")

@@ -28,7 +28,6 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from fsync_model.sip.dialog import Dialog
 from fsync_model.sip.errors import SipParseError
@@ -47,8 +46,9 @@ from fsync_model.sip.useragent import (
     replace_top_via,
 )
 
-if TYPE_CHECKING:
-    from fsync_model.transport.address import Address
+# Imported at run time, not under TYPE_CHECKING: mypyc (setup.py) evaluates the field types
+# of dataclasses when the class is made. transport/address.py imports only the stdlib.
+from fsync_model.transport.address import Address
 
 
 class RetryPolicy(enum.Enum):

@@ -20,16 +20,13 @@ import enum
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from fsync_model.sip.errors import TransactionError as TransactionError  # re-exported
 from fsync_model.sip.fields import MAGIC_COOKIE
 from fsync_model.sip.message import Message, Request, Response, build_request
 from fsync_model.sip.timers import Deadlines, TimerConfig, is_reliable
 
 if TYPE_CHECKING:
     from fsync_model.transport.address import Address
-
-
-class TransactionError(RuntimeError):
-    """The TU asked for something the transaction's state forbids (a second final response)."""
 
 
 class TxnState(enum.Enum):

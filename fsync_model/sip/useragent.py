@@ -27,7 +27,7 @@ import random
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from fsync_model.sip.auth import Challenge, Credentials, make_authorization
 from fsync_model.sip.dialog import Dialog, DialogId, DialogTable
@@ -65,8 +65,9 @@ from fsync_model.sip.transaction import (
     server_key,
 )
 
-if TYPE_CHECKING:
-    from fsync_model.transport.address import Address
+# Imported at run time, not under TYPE_CHECKING: mypyc (setup.py) evaluates the field types
+# of dataclasses when the class is made. transport/address.py imports only the stdlib.
+from fsync_model.transport.address import Address
 
 # =========================================================================== events
 

@@ -66,17 +66,29 @@ class NoNamespace(ReferencePhone):
     body is damaged by the shared ``testing.fixtures.mangle_body`` ("no-namespace")."""
 
     def _send_set_request(self, flow: _Flow, now: float) -> None:
-        original = self.ua.send_in_dialog
-
-        def send(dialog, method, now, *, body=b"", **kwargs):  # type: ignore[no-untyped-def]
-            body = mangle_body(body, "no-namespace")
-            return original(dialog, method, now, body=body, **kwargs)
-
-        self.ua.send_in_dialog = send  # type: ignore[method-assign]
+        # The phone's UA is swapped for a stand-in for this one call, rather than its
+        # send_in_dialog patched: compiled by mypyc (setup.py), UserAgent's methods are
+        # read-only.
+        ua = self.ua
+        self.ua = _ManglingUA(ua)  # type: ignore[assignment]
         try:
             super()._send_set_request(flow, now)
         finally:
-            del self.ua.send_in_dialog
+            self.ua = ua
+
+
+class _ManglingUA:
+    """A user agent whose in-dialog requests carry a body without the namespace."""
+
+    def __init__(self, ua: Any) -> None:
+        self._ua = ua
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ua, name)
+
+    def send_in_dialog(self, dialog, method, now, *, body=b"", **kwargs):  # type: ignore[no-untyped-def]
+        body = mangle_body(body, "no-namespace")
+        return self._ua.send_in_dialog(dialog, method, now, body=body, **kwargs)
 
 
 class NeverReverts(ReferencePhone):
