@@ -158,6 +158,12 @@ class DeviceTarget:
     def set_sync(self, on: bool) -> None:
         self._cannot("the phone's line setting (set_sync)")
 
+    def unregister(self) -> None:
+        self._cannot("the phone's line going offline (unregister)")
+
+    def register(self) -> None:
+        self._cannot("the phone's line coming back online (register)")
+
     def arm(self, side: str, rule: object) -> None:
         self._cannot(f"a tamper rule in front of the {side} ({type(rule).__name__})")
 
