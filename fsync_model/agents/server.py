@@ -62,6 +62,11 @@ DEFAULT_PASSWORD = "fsync"
 #: memory however many phones register; a phone whose nonce was forgotten is challenged
 #: again with stale=true, RFC 7616 3.3)
 MAX_NONCES = 10_000
+#: a code call not answered 2xx (challenged, and the phone never sent the authenticated
+#: INVITE) is forgotten after this long without a request: 64*T1 twice over
+ABANDONED_UNANSWERED = 64.0
+#: an answered code call whose BYE never came (the phone crashed) is forgotten after this
+ABANDONED_ANSWERED = 3600.0
 _ALLOW = "REGISTER, SUBSCRIBE, NOTIFY, INVITE, ACK, BYE, CANCEL, INFO, OPTIONS"
 
 
@@ -101,6 +106,8 @@ class _CodeCall:
     acked: bool = False
     #: the 2xx was resent for 64*T1 without an ACK (the UA stopped resending it)
     unacked: bool = False
+    #: when the last request of the call arrived (abandoned calls are forgotten)
+    touched: float = 0.0
 
 
 def _set_key(request: Request) -> tuple[str, int, str | None]:
@@ -167,6 +174,8 @@ class ReferenceServer(AgentCore):
         #: accepts or refuses it in the same cycle), keyed by Call-ID, CSeq and branch
         self._pending_sets: dict[tuple[str, int, str | None], Change] = {}
         self._calls: dict[str, _CodeCall] = {}
+        #: sweep abandoned calls when this many are kept (amortised O(1) a call)
+        self._sweep_calls_at = 64
         self._uacsta_sessions: dict[str, tuple[FlowTracker, Dialog | None]] = {}
         self._session_invites: dict[TransactionKey, str] = {}
         self.ua.add_extension(EarlyHook(self.early_event))  # before the notifier
@@ -600,7 +609,10 @@ class ReferenceServer(AgentCore):
             change = Change(code.feature.value, on, code.number if on else None,
                             rings if on else None)
             call = _CodeCall(user, tracker, change, self._profile_for(user))
+            if len(self._calls) >= self._sweep_calls_at:
+                self._forget_abandoned_calls(now)
             self._calls[request.call_id] = call
+        call.touched = now
         self.step(call.tracker, Input.PHONE_SENDS_INVITE, now)
         challenge = codes.challenge.value
         if challenge and not self._challenge_ok(event, challenge, now):
@@ -629,6 +641,18 @@ class ReferenceServer(AgentCore):
             self._apply(user, call.change, f"feature-code {dialed}", now)
         elif call.change is not None:
             self.info("policy-rejected", now, user=user, change=call.change.describe())
+
+    def _forget_abandoned_calls(self, now: float) -> None:
+        """Drop the code calls no request came for in a long time: challenged and never
+        sent again with credentials, or answered and never hung up. Nothing is sent: the
+        phone gave them up (or is gone); their trackers stop where they were."""
+        for call_id, call in list(self._calls.items()):
+            idle = ABANDONED_ANSWERED if call.answered is not None else ABANDONED_UNANSWERED
+            if now - call.touched > idle:
+                del self._calls[call_id]
+                self.info("code-call-abandoned", now, user=call.user, call_id=call_id,
+                          state=call.tracker.state)
+        self._sweep_calls_at = max(64, 2 * len(self._calls))
 
     def _on_ack(self, event: AckReceived, now: float) -> None:
         """Only the first ACK of the call's 2xx steps its tracker. The UA hands over every

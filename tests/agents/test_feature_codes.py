@@ -247,3 +247,30 @@ def test_a_bye_after_the_pbx_gave_up_resending_its_2xx_ends_the_call() -> None:
         ("ByeBeforeAck", "SERVER_SENDS_2XX"), ("AwaitingLateAck", "SERVER_TIMEOUT")]
     assert first[-1].dest == "Synced"
     assert not bench.server._calls, "the call is forgotten once it ended"
+
+
+def test_abandoned_code_calls_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A challenged code call whose authenticated INVITE never comes (every copy of the 401
+    lost: the phone gives up at Timer B) is kept by the PBX only until it sweeps its calls:
+    its memory does not grow with every abandoned call, and later calls are unaffected."""
+    import fsync_model.agents.server as server_module
+
+    bench = Bench("yeastar")
+    monkeypatch.setattr(bench.server, "_sweep_calls_at", 1)
+    seen: list[object] = []
+    observer = bench.server.observer
+    monkeypatch.setattr(bench.server, "observer",
+                        lambda event: (seen.append(event), observer(event)))
+    bench.start()
+    bench.arm("phone", Swallow(Match("INVITE", response="4xx")))
+    bench.user_change(Change("dnd", True))
+    bench.advance(server_module.ABANDONED_UNANSWERED + 40.0)
+    assert len(bench.server._calls) == 1, "the abandoned call is still kept"
+    bench.heal()
+    bench.user_change(Change("cfa", True, "2000"))
+    bench.settle()
+    assert bench.server.state("1001").cfa.on
+    assert len(bench.server._calls) == 0
+    abandoned = [e for e in seen if getattr(e, "what", None) == "code-call-abandoned"]
+    assert len(abandoned) == 1
+    assert abandoned[0].data["state"] == "Challenged"  # type: ignore[attr-defined]
