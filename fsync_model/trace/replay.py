@@ -22,10 +22,14 @@ The mapping (see the agents in :mod:`fsync_model.agents`):
   the feature's phone-initiated flow), ``Expires: 0`` = ``PHONE_SENDS_UNSUBSCRIBE``; answers
   2xx, 481, 489, other errors;
 * NOTIFY: ``Subscription-State: terminated`` = ``SERVER_SENDS_NOTIFY_TERMINATED``; otherwise
-  the subscription machine takes it while it allows ``SERVER_SENDS_NOTIFY`` (the full state);
-  else each feature it reports either confirms the pending set request of that feature
-  (``SERVER_SENDS_NOTIFY`` when it reports the requested value, ``..._OLD_STATE`` when not)
-  or starts a server-initiated flow; the phone's answer is ``PHONE_SENDS_200`` / ``_ERROR``;
+  routed as the model's rule says (model/tables.py, as the reference phone does): the
+  subscription machine takes it while it allows ``SERVER_SENDS_NOTIFY`` (the full state),
+  except a single document of a feature whose set request is in flight, which confirms it
+  unless the answers show the server took the SUBSCRIBE first; else each feature it reports
+  either confirms the pending set request of that feature (``SERVER_SENDS_NOTIFY`` when it
+  reports the requested value, ``..._OLD_STATE`` when not) or starts a server-initiated
+  flow, and a multipart full state nobody waits for confirms nothing; the phone's answer is
+  ``PHONE_SENDS_200`` / ``_ERROR``;
 * INVITE to a code (``profile.codes.parse_code``) = ``PHONE_SENDS_INVITE``; 1xx, 2xx, 401/407,
   finals the profile counts as executed, other errors; ACK of the 2xx, BYE either way;
 * uaCSTA: the server's INVITE, ACK, MonitorStart INFO, and a DND INFO (informational).
@@ -784,7 +788,10 @@ class Replayer:
         values = self._notify_values(req, cap, user) if req.body else []
         for feature, value in values or ():
             line.server_view[feature] = _seen(value, cap)
-        if sub is not None and not sub.broken and sub.tracker.allows(Input.SERVER_SENDS_NOTIFY):
+        ctype = (req.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+        whole = ctype.startswith("multipart/") or len(values or ()) > 1
+        if sub is not None and not sub.broken and self._is_full_state(sub, values, whole,
+                                                                        pending):
             row = self.step(sub, Input.SERVER_SENDS_NOTIFY, cap, "the full-state NOTIFY")
             txn.runs, txn.values = [sub], list(values or ())
             if row is not None and values is not None:
@@ -796,6 +803,11 @@ class Replayer:
             self.deviate(R.AFE_NOTIFY_NO_BODY, "warning", cap,
                          "a NOTIFY of the active subscription without a body: it reports "
                          "nothing", user=user)
+            return True
+        if whole and ctype.startswith("multipart/"):
+            # a full state nobody waits for (a refresh crossed the one under way and brought
+            # a second): the server's word on each feature, confirming nothing
+            txn.values = list(values)
             return True
         if len(values) > 1:
             self.deviate(R.AFE_CHANGE_EXTRA, "warning", cap,
@@ -832,6 +844,29 @@ class Replayer:
             self.step(new, Input.SERVER_SENDS_NOTIFY, cap, "the change NOTIFY")
             txn.runs.append(new)
         return True
+
+    @staticmethod
+    def _is_full_state(sub: _Subscription, values: list[tuple[FeatureName, FeatureValue]] | None,
+                       whole: bool, pending: list[_Flow]) -> bool:
+        """Whether the subscription takes this NOTIFY as (a part of) its full state: while
+        it waits for one, except a single document of a feature whose set request is in
+        flight, which is that request's confirmation unless the answers show the server
+        took the SUBSCRIBE first (the routing rule of model/tables.py, as the reference
+        phone applies it). A body in the other full-state encoding still goes to the
+        subscription, where the full-state rules judge it."""
+        table, state = sub.tracker.table, sub.tracker.state
+        if not table.allows(state, Input.SERVER_SENDS_NOTIFY):
+            return False
+        if not values or whole:
+            return True
+        feature = values[0][0]
+        flow = next((f for f in pending if f.feature == feature and not f.confirmed
+                     and not f.tracker.done and not f.broken), None)
+        if flow is None:
+            return True
+        answer = Input.SERVER_SENDS_2XX
+        return (not table.allows(state, answer)
+                and flow.tracker.table.allows(flow.tracker.state, answer))
 
     def _expected_full_state(self) -> list[str]:
         afe = self.profile.afe
