@@ -16,7 +16,9 @@ unsubscribe, then a de-REGISTER, challenged like any REGISTER) and come back
 (:meth:`register`).
 
 One change is in flight at a time (protocol 3: parallel code calls loop); later ones wait,
-and are dropped (not sent, not applied) when the line's sync is switched off meanwhile. A
+and are dropped (not sent, not applied) when the line's sync is switched off or the line
+goes offline meanwhile. Offline (after :meth:`unregister`) a change at the keypad is the
+phone's alone, as with sync off: nothing is sent. A
 change the profile has no feature code for is refused at once; a code call that rings and
 is never answered is cancelled after 64*T1.
 
@@ -253,7 +255,8 @@ class ReferencePhone(AgentCore):
         self.now = now
         spec = self.profile.feature(Feature(change.feature))
         mechanism = spec.mechanism(Direction.PHONE) if spec else None
-        if not self.sync_active or mechanism is None:
+        if not self.sync_active or not self._online or mechanism is None:
+            # sync off, or the line offline (unregistered): the change is the phone's alone
             if self.line.allows(Input.PHONE_USER_CHANGE):
                 self.step(self.line, Input.PHONE_USER_CHANGE, now)
             flow = self._in_flight
@@ -287,6 +290,9 @@ class ReferencePhone(AgentCore):
         self.now = now
         self._online = False
         self.deadlines.cancel("register")
+        # the change in flight finishes; those waiting behind it are not sent
+        while self._queue:
+            self._drop(self._queue.popleft(), "the line went offline while it waited", now)
         if self.subscriber is not None and self.sub_id is not None:
             self.subscriber.unsubscribe(self.sub_id, now)
             self.sub_id = None

@@ -611,7 +611,7 @@ class Bench:
         phone, server, ledger = self.phone, self.server, self.ledger
         user_change, admin_change, set_policy = (phone.user_change, server.admin_change,
                                                  server.set_policy)
-        set_sync = phone.set_sync
+        set_sync, unregister = phone.set_sync, phone.unregister
 
         def dropping(call: Callable[[], None]) -> None:
             """``call()``, then note the changes the phone gave up meanwhile."""
@@ -623,8 +623,12 @@ class Bench:
         def sync(on: bool, now: float) -> None:
             dropping(lambda: set_sync(on, now))
 
+        def offline(now: float) -> None:
+            dropping(lambda: unregister(now))
+
         def user(change: Change, now: float) -> None:
-            ledger.user(change, active=phone.sync_active, time=now)
+            # offline (unregistered), a change is the phone's alone, as with sync off
+            ledger.user(change, active=phone.sync_active and phone.online, time=now)
             afe = self.profile.afe
             if afe is not None and change.rings is not None and change.rings not in (
                     afe.ring_count):
@@ -652,6 +656,7 @@ class Bench:
 
         phone.user_change = user  # type: ignore[method-assign]
         phone.set_sync = sync  # type: ignore[method-assign]
+        phone.unregister = offline  # type: ignore[method-assign]
         server.admin_change = admin  # type: ignore[method-assign]
         server.set_policy = policy  # type: ignore[method-assign]
 

@@ -177,3 +177,38 @@ def test_the_registrar_remembers_a_bounded_number_of_nonces(
     assert set(bench.server._nonces) != first
     assert len(challenges(bench)) >= 4
     assert not bench.problems
+
+
+@pytest.mark.parametrize("profile", ["yeastar", "broadsoft"])
+def test_offline_a_change_at_the_keypad_is_the_phones_alone(profile: str) -> None:
+    """After unregister the line is offline: a change at the keypad applies on the phone
+    and sends nothing (no code call to a PBX it is not registered with, no set request
+    without a subscription), as with sync off; back online the phone registers again."""
+    bench = strict(Bench(profile))
+    bench.start()
+    bench.unregister()
+    bench.settle()
+    sent = len(bench.sent)
+    bench.user_change(Change("dnd", True))
+    bench.settle()
+    assert bench.phone.state.dnd and not bench.server.state(USER).dnd
+    assert not [data for _, src, _, data in bench.sent[sent:] if src == bench.phone_at
+                and data.startswith((b"INVITE ", b"SUBSCRIBE "))], "sent while offline"
+    bench.check(final=True)
+    bench.register()
+    bench.settle()
+    assert bench.phone.registered
+    bench.check(final=True)
+
+
+def test_changes_waiting_when_the_line_goes_offline_are_dropped() -> None:
+    bench = strict(Bench("yeastar"))
+    bench.start()
+    bench.arm("server", Swallow(Match("INVITE"), seconds=5.0))  # the first call is slow
+    bench.user_change(Change("dnd", True))
+    bench.user_change(Change("cfa", True, "2000"))  # waits behind it
+    bench.unregister()
+    bench.settle()
+    assert bench.phone.dropped == [Change("cfa", True, "2000")]
+    assert not bench.phone.state.cfa.on and not bench.server.state(USER).cfa.on
+    bench.check(final=True)
