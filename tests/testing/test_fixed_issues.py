@@ -295,3 +295,26 @@ def test_unsubscribe_crossing_a_full_state_still_queued_is_legal() -> None:
     bench.settle()
     bench.check(final=True)
     assert bench.phone.state.cfa.on and bench.phone.state.cfa.target == "100"
+
+
+def test_unsubscribe_crossing_a_per_feature_full_state_part_is_legal() -> None:
+    # the per-feature variant a metaswitch 50-step property run once found ("unsubscribe in
+    # AwaitingCfaState is an illegal transition"): the CFA part of the full state waits
+    # behind a change NOTIFY when the phone unsubscribes (RFC 6665 4.1.2.3); the merged
+    # tables take it (_full_state_under_way), and a new subscription syncs
+    bench = strict(Bench("metaswitch", seed=3, subscribe_expires=120))
+    bench.start()
+    bench.network(LinkFaults(delay=(0.2, 1.5)))
+    bench.advance(107.81)
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.admin_change(Change("cfa", True, "100"))
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.advance(5.0)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_reached("metaswitch/subscription", "AwaitingCfaState",
+                         "PHONE_SENDS_UNSUBSCRIBE")
+    assert bench.phone.state.cfa.on and bench.phone.state.cfa.target == "100"
