@@ -177,6 +177,9 @@ class ReferenceServer(AgentCore):
         #: sweep abandoned calls when this many are kept (amortised O(1) a call)
         self._sweep_calls_at = 64
         self._uacsta_sessions: dict[str, tuple[FlowTracker, Dialog | None]] = {}
+        #: DND changes held while the user's session INVITE is unanswered (an INFO belongs
+        #: in the session's dialog, RFC 6086 2; sent once it is set up or has failed)
+        self._uacsta_held: dict[str, list[Change]] = {}
         self._session_invites: dict[TransactionKey, str] = {}
         self.ua.add_extension(EarlyHook(self.early_event))  # before the notifier
         self.notifier: Notifier | None = None
@@ -718,6 +721,7 @@ class ReferenceServer(AgentCore):
         tracker, _ = self._uacsta_sessions[user]
         if not event.response.is_success:
             self.step(tracker, Input.PHONE_SENDS_ERROR, now)
+            self._release_uacsta_infos(user, now)
             return
         self.step(tracker, Input.PHONE_SENDS_200, now)
         dialog = self.ua.create_uac_dialog(event.response)
@@ -731,6 +735,11 @@ class ReferenceServer(AgentCore):
                                      body=body,
                                      content_type=self.profile.uacsta.content_type.value)
         self._outgoing[key] = (None, _Outgoing(tracker, Input.SERVER_SENDS_INFO))
+        self._release_uacsta_infos(user, now)
+
+    def _release_uacsta_infos(self, user: str, now: float) -> None:
+        for change in self._uacsta_held.pop(user, []):
+            self._send_uacsta_info(user, change, now)
 
     def _on_uacsta_timeout(self, key: TransactionKey, now: float) -> None:
         """The session INVITE got no answer (Timer B) or could not be sent: uaCSTA failed
@@ -741,11 +750,15 @@ class ReferenceServer(AgentCore):
         tracker, _ = self._uacsta_sessions[user]
         self.step(tracker, Input.SERVER_TIMEOUT, now)
         self.problem("PHONE-TIMEOUT", "no answer to the uaCSTA session INVITE", now)
+        self._release_uacsta_infos(user, now)
 
     def _send_uacsta_info(self, user: str, change: Change, now: float) -> None:
         uacsta = self.profile.uacsta
         dst = self.registrations.get(user)
         if uacsta is None or dst is None or change.feature != "dnd":
+            return
+        if user in self._session_invites.values():
+            self._uacsta_held.setdefault(user, []).append(change)
             return
         tracker = self._flow_tracker(user, "dnd", Direction.SERVER)
         if tracker is not None:

@@ -295,3 +295,48 @@ def test_unsubscribe_crossing_a_full_state_still_queued_is_legal() -> None:
     bench.settle()
     bench.check(final=True)
     assert bench.phone.state.cfa.on and bench.phone.state.cfa.target == "100"
+
+
+def test_unsubscribe_crossing_a_per_feature_full_state_part_is_legal() -> None:
+    # the per-feature variant a metaswitch 50-step property run once found ("unsubscribe in
+    # AwaitingCfaState is an illegal transition"): the CFA part of the full state waits
+    # behind a change NOTIFY when the phone unsubscribes (RFC 6665 4.1.2.3); the merged
+    # tables take it (_full_state_under_way), and a new subscription syncs
+    bench = strict(Bench("metaswitch", seed=3, subscribe_expires=120))
+    bench.start()
+    bench.network(LinkFaults(delay=(0.2, 1.5)))
+    bench.advance(107.81)
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.admin_change(Change("cfa", True, "100"))
+    bench.set_sync(False)
+    bench.set_sync(True)
+    bench.advance(5.0)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_reached("metaswitch/subscription", "AwaitingCfaState",
+                         "PHONE_SENDS_UNSUBSCRIBE")
+    assert bench.phone.state.cfa.on and bench.phone.state.cfa.target == "100"
+
+
+def test_dnd_info_waits_for_the_uacsta_session_being_set_up() -> None:
+    # a 3cx 500x50 property run (seed 22) found the server sending the DND INFO outside a
+    # dialog (no To tag: RFC3261-TO-TAG; RFC 6086 puts INFO inside an INVITE dialog) while
+    # the uaCSTA session INVITE of a re-registration was still unanswered; the INFO is now
+    # held until the session is set up (or has failed) and then goes in its dialog
+    bench = strict(Bench("3cx", seed=0))
+    phone, server, net = bench.phone, bench.server, bench.net
+    bench.start()
+    bench.network_fault()
+    net.set_link(bench.phone_at, bench.server_at, loss=0.0, duplicate=0.0, reorder=0.0,
+                 delay=(0.01, 0.3), both_ways=True)
+    bench.act(phone, phone.unregister)
+    bench.advance(0.5)
+    bench.act(phone, phone.register)
+    bench.act(phone, lambda now: phone.user_change(Change("cfa", False), now))
+    bench.act(server, lambda now: server.admin_change("1001", Change("dnd", False), now))
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    bench.expect_state("phone", Change("dnd", False))
