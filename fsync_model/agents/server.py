@@ -180,7 +180,9 @@ class ReferenceServer(AgentCore):
         #: DND changes held while the user's session INVITE is unanswered (an INFO belongs
         #: in the session's dialog, RFC 6086 2; sent once it is set up or has failed)
         self._uacsta_held: dict[str, list[Change]] = {}
-        self._session_invites: dict[TransactionKey, str] = {}
+        #: session INVITE in flight -> its user and its session's tracker (a session the
+        #: user's next registration superseded keeps its own, and its answer is ended apart)
+        self._session_invites: dict[TransactionKey, tuple[str, FlowTracker]] = {}
         self.ua.add_extension(EarlyHook(self.early_event))  # before the notifier
         self.notifier: Notifier | None = None
         self._bodies: afe_bodies.NotifyBodies | None = None
@@ -711,14 +713,36 @@ class ReferenceServer(AgentCore):
         self.step(tracker, Input.SERVER_SENDS_INVITE, now)
         key = self.ua.send_request(request, dst, now)
         self._uacsta_sessions[user] = (tracker, None)
-        self._session_invites[key] = user
+        self._session_invites[key] = (user, tracker)
+
+    def _superseded(self, user: str, tracker: FlowTracker) -> bool:
+        """Whether ``tracker``'s session is no longer ``user``'s (a later registration
+        started another while its INVITE was in flight)."""
+        current = self._uacsta_sessions.get(user)
+        return current is None or current[0] is not tracker
+
+    def _session_pending(self, user: str) -> bool:
+        """Whether ``user``'s current session INVITE awaits its answer."""
+        current = self._uacsta_sessions.get(user)
+        return current is not None and any(
+            tracker is current[0] for _, tracker in self._session_invites.values())
 
     def _on_uacsta_response(self, event: ResponseReceived, now: float) -> None:
-        user = self._session_invites.get(event.transaction)
-        if user is None or event.response.is_provisional:
+        found = self._session_invites.get(event.transaction)
+        if found is None or event.response.is_provisional:
             return
         del self._session_invites[event.transaction]
-        tracker, _ = self._uacsta_sessions[user]
+        user, tracker = found
+        if self._superseded(user, tracker):
+            # the answer to a session INVITE a newer one replaced: a 2xx is ACKed and its
+            # dialog ended at once (RFC 3261 13.2.2.4, 15); the current session goes on
+            self.info("uacsta-session-superseded", now, user=user,
+                      status=event.response.status)
+            if event.response.is_success:
+                stale = self.ua.create_uac_dialog(event.response)
+                self.ua.ack(event.response, now, dialog=stale)
+                self.ua.send_in_dialog(stale, "BYE", now)
+            return
         if not event.response.is_success:
             self.step(tracker, Input.PHONE_SENDS_ERROR, now)
             self._release_uacsta_infos(user, now)
@@ -744,10 +768,12 @@ class ReferenceServer(AgentCore):
     def _on_uacsta_timeout(self, key: TransactionKey, now: float) -> None:
         """The session INVITE got no answer (Timer B) or could not be sent: uaCSTA failed
         for that user (the DND INFOs go outside a dialog)."""
-        user = self._session_invites.pop(key, None)
-        if user is None:
+        found = self._session_invites.pop(key, None)
+        if found is None:
             return
-        tracker, _ = self._uacsta_sessions[user]
+        user, tracker = found
+        if self._superseded(user, tracker):
+            return  # a newer session replaced it: nothing waits for this one
         self.step(tracker, Input.SERVER_TIMEOUT, now)
         self.problem("PHONE-TIMEOUT", "no answer to the uaCSTA session INVITE", now)
         self._release_uacsta_infos(user, now)
@@ -757,7 +783,7 @@ class ReferenceServer(AgentCore):
         dst = self.registrations.get(user)
         if uacsta is None or dst is None or change.feature != "dnd":
             return
-        if user in self._session_invites.values():
+        if self._session_pending(user):
             self._uacsta_held.setdefault(user, []).append(change)
             return
         tracker = self._flow_tracker(user, "dnd", Direction.SERVER)

@@ -350,17 +350,6 @@ class KnownIssue:
 _ILLEGAL = re.compile(r"(?P<machine>\S+): (?P<input>[A-Z0-9_]+) in state (?P<state>\w+)")
 
 REFERENCE_AGENT_ISSUES: tuple[KnownIssue, ...] = (
-    KnownIssue(
-        "uacsta-session-superseded",
-        "the phone unregisters and registers again while the server's uaCSTA session INVITE "
-        "is unanswered: the next registration starts a new session over the same user's "
-        "tracker, and the answer to the old INVITE is then stepped on the new session "
-        "(already Monitoring); the old INVITE's answer should be ACKed and its dialog ended "
-        "with a BYE, apart from the current session (found by a 3cx 500x50 run, seed 26)",
-        "agents/server.py _start_uacsta_session / _on_uacsta_response (_session_invites "
-        "maps an INVITE to its user, not to its own tracker)",
-        "server", r"3cx/uacsta-session", r"Monitoring",
-        frozenset({"PHONE_SENDS_200", "SERVER_SENDS_ACK", "SERVER_SENDS_INFO"})),
 )
 
 

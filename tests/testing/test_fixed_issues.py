@@ -340,3 +340,38 @@ def test_dnd_info_waits_for_the_uacsta_session_being_set_up() -> None:
     bench.settle()
     bench.check(final=True)
     bench.expect_state("phone", Change("dnd", False))
+
+
+def test_answer_to_a_superseded_uacsta_session_invite_is_ended_apart() -> None:
+    # was "uacsta-session-superseded" (a 3cx 500x50 run, seed 26): unregister/register
+    # cycles under loss and reordering leave an old session INVITE unanswered when the
+    # next registration sends a new one; the old INVITE's answer was stepped on the new
+    # session (already Monitoring). Now each INVITE keeps its session's tracker: a stale
+    # 2xx is ACKed and its dialog ended with a BYE, the current session goes on
+    bench = strict(Bench("3cx", seed=116))
+    superseded: list[object] = []
+    observer = bench.server.observer
+
+    def observe(event: Any) -> None:
+        if getattr(event, "what", None) == "uacsta-session-superseded":
+            superseded.append(event)
+        observer(event)
+
+    bench.server.observer = observe
+    phone, net = bench.phone, bench.net
+    bench.start()
+    links = [(0.0, 0.3, (0.01, 0.3)), (0.0, 0.0, (0.0, 0.0)), (0.1, 0.3, (0.01, 0.3)),
+             (0.1, 0.0, (0.0, 0.0))]
+    for n, (loss, reorder, delay) in enumerate(links):
+        bench.network_fault()
+        net.set_link(bench.phone_at, bench.server_at, loss=loss, duplicate=0.0,
+                     reorder=reorder, delay=delay, both_ways=True)
+        bench.act(phone, phone.unregister if n % 2 == 0 else phone.register)
+        bench.check()
+    bench.act(phone, phone.unregister)
+    bench.check()
+    bench.act(phone, phone.register)
+    bench.check()
+    bench.settle()
+    bench.check(final=True)
+    assert superseded, "the run no longer supersedes a session INVITE: the test lost its point"

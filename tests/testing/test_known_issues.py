@@ -33,29 +33,6 @@ def strict(bench: Bench) -> Bench:
 SCENARIOS: dict[str, Callable[[], None]] = {}
 
 
-def _uacsta_session_superseded() -> None:
-    # shrunk from a 3cx 500x50 property run (seed 26): unregister/register cycles under
-    # loss and reordering leave an old session INVITE unanswered when a new one is sent
-    bench = strict(Bench("3cx", seed=116))
-    phone, net = bench.phone, bench.net
-    bench.start()
-    links = [(0.0, 0.3, (0.01, 0.3)), (0.0, 0.0, (0.0, 0.0)), (0.1, 0.3, (0.01, 0.3)),
-             (0.1, 0.0, (0.0, 0.0))]
-    for n, (loss, reorder, delay) in enumerate(links):
-        bench.network_fault()
-        net.set_link(bench.phone_at, bench.server_at, loss=loss, duplicate=0.0,
-                     reorder=reorder, delay=delay, both_ways=True)
-        bench.act(phone, phone.unregister if n % 2 == 0 else phone.register)
-        bench.check()
-    bench.act(phone, phone.unregister)
-    bench.check()
-    bench.act(phone, phone.register)
-    bench.check()
-    bench.settle()
-    bench.check(final=True)
-
-
-SCENARIOS["uacsta-session-superseded"] = _uacsta_session_superseded
 
 
 def test_every_documented_defect_has_a_scenario() -> None:
