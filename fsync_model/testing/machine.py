@@ -161,32 +161,26 @@ AVOIDED: dict[str, str] = {
 _NUMBERS = st.from_regex(r"[1-9][0-9]{2,9}", fullmatch=True)
 
 
-def ring_counts(profile: Profile, *, inside_only: bool = False
-                ) -> st.SearchStrategy[int | None]:
+def ring_counts(profile: Profile) -> st.SearchStrategy[int | None]:
     """Ring counts inside the profile's range (1-10 without one), just outside it, and
     none at all."""
     if profile.afe is not None:
         low, high = profile.afe.ring_count.min.value, profile.afe.ring_count.max.value
     else:
         low, high = 1, 10
-    if inside_only:
-        return st.one_of(st.none(), st.integers(low, high))
     below = st.integers(0, low - 1) if low > 0 else st.nothing()
     return st.one_of(st.none(), st.integers(low, high), st.integers(high + 1, high + 30),
                      below)
 
 
-def changes(profile: Profile, feature: FeatureName, *, portal: bool = False,
-            avoid: frozenset[str] = frozenset()) -> st.SearchStrategy[Change]:
-    """Changes of one feature a user could make at the phone, or (``portal``) an
-    administrator on the server."""
+def changes(profile: Profile, feature: FeatureName) -> st.SearchStrategy[Change]:
+    """Changes of one feature a user could make at the phone, or an administrator on the
+    server (whose portal refuses a ring count out of range: nothing is sent)."""
     if feature == "dnd":
         return st.builds(Change, st.just("dnd"), st.booleans())
     off = st.just(Change(feature, False))
     if feature == "cfna":
-        # an administrator's ring count out of range is refused by the portal (nothing sent)
-        rings = ring_counts(profile)
-        on = st.builds(Change, st.just("cfna"), st.just(True), _NUMBERS, rings)
+        on = st.builds(Change, st.just("cfna"), st.just(True), _NUMBERS, ring_counts(profile))
     else:
         on = st.builds(Change, st.just(feature), st.just(True), _NUMBERS)
     return st.one_of(on, off)
@@ -445,11 +439,10 @@ def machine_class(
         name: FeatureName = spec.feature.value
         if spec.phone is not None:
             attrs[f"change_{name}_at_phone"] = rule(
-                change=changes(profile, name, avoid=avoid))(_user_rule(name))
+                change=changes(profile, name))(_user_rule(name))
         if spec.server is not None:
             attrs[f"change_{name}_on_server"] = rule(
-                change=changes(profile, name, portal=True, avoid=avoid))(
-                _admin_rule(name))
+                change=changes(profile, name))(_admin_rule(name))
     if any(spec.phone is not None for spec in profile.features):
         def policy(self: SyncMachine, mode: str) -> None:
             self.do(SetPolicy(mode))

@@ -447,21 +447,6 @@ class Ledger:
                 self.events[index] = dataclasses.replace(event, kind="dropped")
                 return
 
-    def pending(self, steps: Sequence[Step]) -> bool:
-        """Whether a change the user made with the line synced has not finished its flow
-        (it may still be queued behind another one)."""
-        for name in FEATURES:
-            spec = self.profile.feature(Feature(name))
-            if spec is None or spec.phone is None:
-                continue
-            made = sum(1 for e in self.events if e.kind == "user" and e.active
-                       and e.change is not None and e.change.feature == name)
-            key = MachineKey.flow(self.profile.id, Feature(name), Direction.PHONE)
-            ended = [run for run in _runs(steps, key) if run[0] in _FLOW_ENDS]
-            if made > len(ended):
-                return True
-        return False
-
 
 class _Agents(Protocol):
     """What convergence reads from the phone (the reference phone fits)."""
