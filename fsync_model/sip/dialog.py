@@ -13,11 +13,11 @@ kept as an opaque value for the UA to send to.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fsync_model.sip.errors import SipParseError
-from fsync_model.sip.fields import NameAddr, parse_name_addr
+from fsync_model.sip.fields import NameAddr, parse_name_addr, slot_setters
 from fsync_model.sip.message import Request, Response, build_request
 from fsync_model.sip.params import format_param_value
 
@@ -29,16 +29,39 @@ if TYPE_CHECKING:
 TARGET_REFRESH_METHODS = frozenset({"INVITE", "UPDATE", "SUBSCRIBE", "NOTIFY", "REFER"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class DialogId:
-    """Call-ID plus local and remote tag, as seen from this side (RFC 3261 section 12)."""
+    """Call-ID plus local and remote tag, as seen from this side (RFC 3261 section 12).
+
+    A dictionary key looked up for every message of a dialog: hashed once, with
+    ``__init__``, ``__eq__`` and ``__hash__`` written out (see TransactionKey)."""
 
     call_id: str
     local_tag: str
     remote_tag: str
+    _hash: int = field(default=0, repr=False, compare=False)
+
+    def __init__(self, call_id: str, local_tag: str, remote_tag: str) -> None:
+        _ID_CALL_ID(self, call_id)
+        _ID_LOCAL_TAG(self, local_tag)
+        _ID_REMOTE_TAG(self, remote_tag)
+        _ID_HASH(self, hash((call_id, local_tag, remote_tag)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DialogId):
+            return NotImplemented
+        return (self._hash == other._hash and self.call_id == other.call_id
+                and self.local_tag == other.local_tag and self.remote_tag == other.remote_tag)
 
     def __str__(self) -> str:
         return f"{self.call_id};local={self.local_tag};remote={self.remote_tag}"
+
+
+_ID_CALL_ID, _ID_LOCAL_TAG, _ID_REMOTE_TAG, _ID_HASH = slot_setters(
+    DialogId, "call_id", "local_tag", "remote_tag", "_hash")
 
 
 def _without_tag(addr: NameAddr) -> NameAddr:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from fsync_model.sip.dialog import Dialog
 from fsync_model.sip.errors import SipParseError
-from fsync_model.sip.fields import ValueWithParams
+from fsync_model.sip.fields import ValueWithParams, slot_setters
 from fsync_model.sip.message import Request, Response
 from fsync_model.sip.timers import Deadlines
 from fsync_model.sip.transaction import TransactionKey
@@ -77,19 +77,45 @@ RETRY_POLICY: dict[str, RetryPolicy] = {
 SUBSCRIPTION_STATES = ("active", "pending", "terminated")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class SubscriptionId:
     """Call-ID, our tag, the package and its ``id`` (RFC 6665 section 4.1.2: one dialog may
-    hold several subscriptions told apart by Event and id)."""
+    hold several subscriptions told apart by Event and id).
+
+    A dictionary key looked up several times per message: hashed once, with ``__init__``,
+    ``__eq__`` and ``__hash__`` written out (see transaction.TransactionKey)."""
 
     call_id: str
     local_tag: str
     event: str
     event_id: str | None = None
+    _hash: int = field(default=0, repr=False, compare=False)
+
+    def __init__(self, call_id: str, local_tag: str, event: str,
+                 event_id: str | None = None) -> None:
+        _SUB_CALL_ID(self, call_id)
+        _SUB_LOCAL_TAG(self, local_tag)
+        _SUB_EVENT(self, event)
+        _SUB_EVENT_ID(self, event_id)
+        _SUB_HASH(self, hash((call_id, local_tag, event, event_id)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SubscriptionId):
+            return NotImplemented
+        return (self._hash == other._hash and self.call_id == other.call_id
+                and self.local_tag == other.local_tag and self.event == other.event
+                and self.event_id == other.event_id)
 
     def __str__(self) -> str:
         eid = f";id={self.event_id}" if self.event_id else ""
         return f"{self.event}{eid}@{self.call_id};{self.local_tag}"
+
+
+_SUB_CALL_ID, _SUB_LOCAL_TAG, _SUB_EVENT, _SUB_EVENT_ID, _SUB_HASH = slot_setters(
+    SubscriptionId, "call_id", "local_tag", "event", "event_id", "_hash")
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,11 +17,11 @@ cookie in the branch) fall back to a key built from the dialog identifiers.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from fsync_model.sip.errors import TransactionError as TransactionError  # re-exported
-from fsync_model.sip.fields import MAGIC_COOKIE
+from fsync_model.sip.fields import MAGIC_COOKIE, slot_setters
 from fsync_model.sip.message import Message, Request, Response, build_request
 from fsync_model.sip.timers import Deadlines, TimerConfig, is_reliable
 
@@ -45,22 +45,49 @@ class TxnState(enum.Enum):
     TERMINATED = "Terminated"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class TransactionKey:
     """Identifies one transaction (RFC 3261 sections 17.1.3 and 17.2.3).
 
     ``method`` is ``INVITE`` for an ACK to a non-2xx (it belongs to the INVITE transaction);
     ``sent_by`` is the top Via's ``host:port`` on the server side and empty on the client side.
+
+    A dictionary key of the UA's tables, looked up about a dozen times per message: the
+    hash is computed once, and ``__init__``, ``__eq__`` and ``__hash__`` are written out (the
+    ones dataclasses generates are interpreted even where this module is compiled).
     """
 
     role: Literal["client", "server"]
     branch: str
     method: str
     sent_by: str = ""
+    _hash: int = field(default=0, repr=False, compare=False)
+
+    def __init__(self, role: Literal["client", "server"], branch: str, method: str,
+                 sent_by: str = "") -> None:
+        _KEY_ROLE(self, role)
+        _KEY_BRANCH(self, branch)
+        _KEY_METHOD(self, method)
+        _KEY_SENT_BY(self, sent_by)
+        _KEY_HASH(self, hash((role, branch, method, sent_by)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TransactionKey):
+            return NotImplemented
+        return (self._hash == other._hash and self.branch == other.branch
+                and self.method == other.method and self.role == other.role
+                and self.sent_by == other.sent_by)
 
     def __str__(self) -> str:
         where = f"@{self.sent_by}" if self.sent_by else ""
         return f"{self.role}:{self.method}:{self.branch}{where}"
+
+
+_KEY_ROLE, _KEY_BRANCH, _KEY_METHOD, _KEY_SENT_BY, _KEY_HASH = slot_setters(
+    TransactionKey, "role", "branch", "method", "sent_by", "_hash")
 
 
 def client_key(branch: str, method: str) -> TransactionKey:
