@@ -234,6 +234,52 @@ def test_event_log_survives_a_closed_stdout() -> None:
     assert log.since(0)["last"] == 1
 
 
+class CountingOut(io.StringIO):
+    """A stdout that counts its flushes (each one a write system call on a real stdout)."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+def test_event_log_flushes_once_per_loop_round() -> None:
+    out = CountingOut()
+    log = runtime.EventLog(out)
+    seen: list[tuple[int, int]] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        log.attach(loop)
+
+        def batch() -> None:  # an agent handling a batch of datagrams: three lines
+            for n in range(3):
+                log.emit({"event": "info", "n": n})
+            seen.append((len(out.getvalue().splitlines()), out.flushes))
+
+        loop.call_soon(batch)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        seen.append((len(out.getvalue().splitlines()), out.flushes))
+        log.emit({"event": "info", "n": 3})
+        log.attach(None)  # the loop ends: what is written is pushed out
+        seen.append((len(out.getvalue().splitlines()), out.flushes))
+
+    asyncio.run(main())
+    assert seen == [(3, 0), (3, 1), (4, 2)]
+    log.emit({"event": "info", "n": 4})  # no loop: at once, as before
+    assert out.flushes == 3
+
+
+def test_loop_factory_prefers_uvloop_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    monkeypatch.delenv(runtime.LOOP_ENV, raising=False)
+    assert runtime.loop_factory() is uvloop.new_event_loop
+    monkeypatch.setenv(runtime.LOOP_ENV, "asyncio")
+    assert runtime.loop_factory() is None
+
+
 def test_line_reader_hands_lines_to_the_loop_and_skips_overlong_ones() -> None:
     async def main() -> tuple[list[str], bool]:
         loop = asyncio.get_running_loop()
