@@ -497,11 +497,11 @@ class Runtime:
     async def main(self) -> int:
         loop = asyncio.get_running_loop()
         self._loop = loop
-        self._t0 = loop.time()
+        self._t0 = self._start_time(loop)
         self.events.attach(loop)
         self._stop = asyncio.Event()
         handled: list[signal.Signals] = []
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in self.stop_signals:
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self.stop, sig.name)
                 handled.append(sig)
@@ -519,13 +519,36 @@ class Runtime:
             if pcap is not None:
                 pcap.close()
             self.events.attach(None)
-        self._info("stopped", reason=self._stop_reason)
+        if self.announce:
+            self._info("stopped", reason=self._stop_reason)
+        failures = self._failures()
+        for failure in failures:
+            sys.stderr.write(f"fsync {self.app.role}: {failure}\n")
+        return EXIT_FAIL if failures else EXIT_OK
+
+    #: the signals that stop the command
+    stop_signals: ClassVar[tuple[signal.Signals, ...]] = (signal.SIGINT, signal.SIGTERM)
+    #: print the ``listening`` and ``stopped`` lines (the extra processes of
+    #: ``fsync serve --workers`` leave that to the first)
+    announce: ClassVar[bool] = True
+
+    def _start_time(self, loop: asyncio.AbstractEventLoop) -> float:
+        """The loop time taken as t = 0."""
+        return loop.time()
+
+    def _failures(self) -> list[str]:
+        """What makes the exit code a failure (one line each)."""
         driver = self._driver
         if driver is not None and driver.errors:
-            sys.stderr.write(f"fsync {self.app.role}: the agent raised {len(driver.errors)} "
-                             "time(s) (see the log above): a bug in fsync\n")
-            return EXIT_FAIL
-        return EXIT_OK
+            return [f"the agent raised {len(driver.errors)} time(s) (see the log above): a "
+                    "bug in fsync"]
+        return []
+
+    async def _open_driver(self, agent: SansIOEndpoint, pcap: Tap | None) -> EndpointDriver:
+        """Bind the listen addresses and drive ``agent`` over them."""
+        return await EndpointDriver.open(agent, self.options.listen,
+                                         taps=[pcap] if pcap is not None else [],
+                                         clock=self.clock)
 
     def _open_pcap(self) -> Any:
         if self.options.pcap is None:
@@ -541,9 +564,7 @@ class Runtime:
         agent = self.app.create_agent(self.observe)
         listen = ", ".join(str(a) for a in self.options.listen)
         try:
-            driver = await EndpointDriver.open(agent, self.options.listen,
-                                               taps=[pcap] if pcap is not None else [],
-                                               clock=self.clock)
+            driver = await self._open_driver(agent, pcap)
         except (OSError, AddressError) as error:
             text = getattr(error, "strerror", None) or str(error)
             raise UsageError(f"cannot listen on {listen}: {text}") from None
@@ -551,7 +572,7 @@ class Runtime:
         agent.bind(driver.local_addresses)
         if self._owns_process:
             settle_gc()
-        for address in driver.local_addresses:
+        for address in driver.local_addresses if self.announce else ():
             self._info("listening", address=str(address))
         if self.options.api is not None:
             host, port = self.options.api

@@ -80,8 +80,25 @@ def register(subparsers: Any, name: str) -> None:
     parser.add_argument("--password", metavar="P",
                         help="digest password of every user, when the profile challenges "
                              "(default: fsync, the reference phone's default)")
+    parser.add_argument("--workers", type=_workers, default=1, metavar="N",
+                        help="serve in N processes, the users shared out among them, for "
+                             "load tests on a machine with several cores (default 1; UDP "
+                             "listeners only, no --pcap: see fsync_model/cli/workers.py)")
     runtime.add_runtime_arguments(parser)
     parser.set_defaults(run=run)
+
+
+def _workers(text: str) -> int:
+    from fsync_model.cli.workers import MAX_WORKERS
+
+    usage = f"expected a number of processes 1..{MAX_WORKERS}, e.g. --workers 2"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{usage}, got {text!r}") from None
+    if not 1 <= value <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"{usage}, got {value}")
+    return value
 
 
 def parse_policy(text: str) -> tuple[str, int | None]:
@@ -256,6 +273,25 @@ def _run(args: argparse.Namespace) -> int:
     profile = load_vendor(args)
     policy, status = override if override is not None else (None, None)
     runtime.configure_logging(options.quiet)
-    app = ServerApp(args.vendor, profile, seed=options.seed, policy=policy,
-                    policy_status=status, password=args.password, quiet=options.quiet)
-    return runtime.Runtime(app, options).run()
+
+    def make_app(index: int) -> ServerApp:
+        # each worker its own random stream: tags, branches and Call-IDs never collide
+        return ServerApp(args.vendor, profile, seed=(options.seed + index) % 2**32,
+                         policy=policy, policy_status=status, password=args.password,
+                         quiet=options.quiet)
+
+    if args.workers > 1:
+        from fsync_model.cli import workers
+
+        streams = [str(a) for a in options.listen if a.transport != "udp"]
+        if streams:
+            raise UsageError(f"--workers {args.workers}: {', '.join(streams)} is not UDP; a "
+                             "TCP connection stays with the process that accepted it, so "
+                             "several workers serve UDP only: listen on udp: addresses, or "
+                             "use --workers 1")
+        if options.pcap is not None:
+            raise UsageError(f"--workers {args.workers} --pcap: one capture file needs one "
+                             "writer; use --workers 1, or capture the loopback interface "
+                             "(tshark -i lo -f 'udp port PORT' -w FILE)")
+        return workers.run(make_app, options, args.workers)
+    return runtime.Runtime(make_app(0), options).run()

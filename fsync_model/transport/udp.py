@@ -88,6 +88,7 @@ class UdpTransport(Transport):
         self._pending: collections.deque[tuple[bytes, tuple[str, int]]] = collections.deque()
         self._peers: dict[tuple[Any, ...], Address] = {}
         self._ancillary = 0  # bytes of ancillary data asked for with each datagram
+        self._reading = False
 
     @classmethod
     async def create(
@@ -100,10 +101,21 @@ class UdpTransport(Transport):
         tap_clock: Callable[[], float] = time.time,
     ) -> UdpTransport:
         """Bind ``local`` (port 0 picks a free port) and start receiving."""
+        sock = cls.bind_socket(local, allow_non_loopback=allow_non_loopback)
+        try:
+            return cls.adopt(sock, on_receive, taps=taps, allow_non_loopback=allow_non_loopback,
+                             tap_clock=tap_clock)
+        except BaseException:
+            sock.close()
+            raise
+
+    @classmethod
+    def bind_socket(cls, local: Address | str, *,
+                    allow_non_loopback: bool = False) -> socket.socket:
+        """A non-blocking UDP socket bound to ``local``, set up as :meth:`create` uses it
+        (receive buffer, arrival times); no loop needed (``fsync serve --workers`` binds
+        before it forks)."""
         address = checked_local_address(cls.kind, local, allow_non_loopback)
-        self = cls(address, on_receive, taps=taps, allow_non_loopback=allow_non_loopback,
-                   tap_clock=tap_clock)
-        loop = asyncio.get_running_loop()
         family = socket.AF_INET6 if address.is_ipv6 else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
@@ -112,19 +124,45 @@ class UdpTransport(Transport):
             with contextlib.suppress(OSError):  # else the default buffer is kept
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
             if _stamps_supported():
-                try:
+                # no arrival times where this fails (adopt asks the socket)
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
-                    self._ancillary = socket.CMSG_SPACE(_TIMESPEC.size)
-                except OSError:  # pragma: no cover - no arrival times then
-                    self._ancillary = 0
-            loop.add_reader(sock.fileno(), self._read_ready)
         except BaseException:
             sock.close()
             raise
+        return sock
+
+    @classmethod
+    def adopt(
+        cls,
+        sock: socket.socket,
+        on_receive: Receiver | None = None,
+        *,
+        taps: Iterable[Tap] = (),
+        allow_non_loopback: bool = False,
+        tap_clock: Callable[[], float] = time.time,
+        read: bool = True,
+    ) -> UdpTransport:
+        """Serve on ``sock``, a socket from :meth:`bind_socket` (in the running loop). The
+        transport owns it from now on: :meth:`close` closes it. ``read`` False: send only
+        (another process reads the socket)."""
+        address = sockname_address(cls.kind, sock.getsockname())
+        check_loopback(address, allow_non_loopback=allow_non_loopback)
+        self = cls(address, on_receive, taps=taps, allow_non_loopback=allow_non_loopback,
+                   tap_clock=tap_clock)
+        loop = asyncio.get_running_loop()
+        if _stamps_supported():
+            try:
+                stamped = sock.getsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS)
+            except OSError:  # pragma: no cover - no arrival times then
+                stamped = 0
+            self._ancillary = socket.CMSG_SPACE(_TIMESPEC.size) if stamped else 0
+        if read:
+            loop.add_reader(sock.fileno(), self._read_ready)
+        self._reading = read
         self._sock = sock
         self._loop = loop
         self._closed_future = loop.create_future()
-        self.local_address = sockname_address(cls.kind, sock.getsockname())
         return self
 
     def send(self, data: bytes, dst: Address) -> None:
@@ -152,7 +190,8 @@ class UdpTransport(Transport):
         sock, self._sock = self._sock, None
         if sock is not None:
             if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(sock.fileno())
+                if self._reading:
+                    self._loop.remove_reader(sock.fileno())
                 if self._pending:
                     self._loop.remove_writer(sock.fileno())
             self._pending.clear()
