@@ -44,8 +44,8 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from fsync_model.agents.api import SansIOEndpoint
-from fsync_model.agents.server import _user_of
 from fsync_model.agents.control import QueryState, SetFeature, SetPolicy
+from fsync_model.agents.server import _user_of
 from fsync_model.cli import runtime
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.message import Response, parse_message
