@@ -219,7 +219,7 @@ class EventLog:
                  hidden: frozenset[str] = frozenset()) -> None:
         self._out = out
         self._hidden = hidden
-        self._buffer: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(
+        self._buffer: collections.deque[tuple[int, dict[str, Any] | str]] = collections.deque(
             maxlen=capacity)
         self.last = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -235,11 +235,23 @@ class EventLog:
     def emit(self, obj: dict[str, Any]) -> None:
         self.last += 1
         self._buffer.append((self.last, obj))
-        out = self._out
-        if out is None or obj.get("event") in self._hidden:
+        if self._out is None or obj.get("event") in self._hidden:
             return
+        self._write(json.dumps(obj) + "\n")
+
+    def emit_json(self, line: str) -> None:
+        """An event already encoded by another EventLog (one JSON object and its newline),
+        printed as it is (``fsync serve --workers``: a worker's events, through the lead)."""
+        self.last += 1
+        self._buffer.append((self.last, line))
+        if self._out is not None:
+            self._write(line)
+
+    def _write(self, line: str) -> None:
+        out = self._out
+        assert out is not None
         try:
-            out.write(json.dumps(obj) + "\n")
+            out.write(line)
         except (BrokenPipeError, ValueError, OSError) as error:
             self._lost(error)
             return
@@ -268,7 +280,8 @@ class EventLog:
     def since(self, since: int) -> dict[str, Any]:
         """The events after sequence number ``since``, and how many of them were dropped."""
         first = self._buffer[0][0] if self._buffer else self.last + 1
-        events = [{"seq": seq, **obj} for seq, obj in self._buffer if seq > since]
+        events = [{"seq": seq, **(json.loads(obj) if isinstance(obj, str) else obj)}
+                  for seq, obj in self._buffer if seq > since]
         missed = max(0, min(first, self.last + 1) - 1 - since)
         return {"events": events, "last": self.last, "missed": missed}
 

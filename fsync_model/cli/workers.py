@@ -189,9 +189,9 @@ class _Channel:
     def send(self, kind: str, obj: Any) -> None:
         self.sock.sendall((kind + json.dumps(obj) + "\n").encode())
 
-    def read_lines(self) -> list[tuple[str, Any]]:
-        """What has arrived (the socket is readable): (kind, object) per whole line;
-        ``closed`` is set at end of stream."""
+    def read_lines(self) -> list[tuple[str, str]]:
+        """What has arrived (the socket is readable): (kind, JSON text with its newline) per
+        whole line; ``closed`` is set at end of stream."""
         try:
             chunk = self.sock.recv(1 << 20)
         except (BlockingIOError, InterruptedError):
@@ -203,11 +203,7 @@ class _Channel:
             return []
         lines = (self._pending + chunk).split(b"\n")
         self._pending = lines.pop()
-        out: list[tuple[str, Any]] = []
-        for line in lines:
-            if line:
-                out.append((chr(line[0]), json.loads(line[1:])))
-        return out
+        return [(chr(line[0]), line[1:].decode() + "\n") for line in lines if line]
 
 
 class _EventPipe:
@@ -315,8 +311,9 @@ class WorkerRuntime(runtime.Runtime):
         return driver
 
     def _on_request(self) -> None:
-        for kind, obj in self.channel.read_lines():
+        for kind, text in self.channel.read_lines():
             if kind == "Q":
+                obj = json.loads(text)
                 self.channel.send("R", {"id": obj["id"], "answer": self._answer(obj)})
         if self.channel.closed:  # the lead has gone: stop
             assert self._loop is not None
@@ -379,9 +376,9 @@ class LeadRuntime(runtime.Runtime):
 
     def _on_worker(self, index: int) -> None:
         channel = self.channels[index]
-        for kind, obj in channel.read_lines():
+        for kind, text in channel.read_lines():
             if kind == "E":
-                self.events.emit(obj)
+                self.events.emit_json(text)
         if channel.closed:
             assert self._loop is not None
             self._loop.remove_reader(channel.sock.fileno())
@@ -406,11 +403,13 @@ class LeadRuntime(runtime.Runtime):
             readable, _, _ = select.select([channel.sock], [], [], remaining)
             if not readable:
                 continue
-            for kind, obj in channel.read_lines():
+            for kind, text in channel.read_lines():
                 if kind == "E":
-                    self.events.emit(obj)
-                elif kind == "R" and obj.get("id") == ident:
-                    return obj["answer"]
+                    self.events.emit_json(text)
+                elif kind == "R":
+                    answer = json.loads(text)
+                    if answer.get("id") == ident:
+                        return answer["answer"]
             if channel.closed:
                 raise RuntimeError(f"worker {index} has stopped")
 
@@ -524,9 +523,9 @@ class LeadRuntime(runtime.Runtime):
                 lines = channel.read_lines()
                 if not lines and not channel.closed:
                     break
-                for kind, obj in lines:
+                for kind, text in lines:
                     if kind == "E":
-                        self.events.emit(obj)
+                        self.events.emit_json(text)
 
     def _failures(self) -> list[str]:
         return super()._failures() + self._worker_failures
