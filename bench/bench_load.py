@@ -191,6 +191,8 @@ class Result:
     p50: float | None
     p99: float | None
     note: str = ""
+    #: CPU seconds the server used (its processes together) during the calls, if known
+    cpu: float | None = None
 
     @property
     def completed_rate(self) -> float:
@@ -244,7 +246,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, work: Path,
-               users: Path, label: str) -> Result:
+               users: Path, label: str, server_pid: int | None = None) -> Result:
     calls = max(1, int(rate * duration))
     folder = work / f"{label}-{rate}"
     folder.mkdir()
@@ -260,10 +262,14 @@ def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, w
         "-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err",
         "-nostdin",
     ]
+    cpu_before = process_cpu(server_pid) if server_pid is not None else None
     start = time.monotonic()
     done = subprocess.run(command, cwd=folder, capture_output=True, text=True,
                           timeout=duration + 90, stdin=subprocess.DEVNULL)
     elapsed = time.monotonic() - start
+    cpu_after = process_cpu(server_pid) if server_pid is not None else None
+    cpu = (cpu_after - cpu_before
+           if cpu_before is not None and cpu_after is not None else None)
     row = _stat_row(folder)
     rtts = _rtts(folder)
 
@@ -278,19 +284,37 @@ def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, w
     note = "" if row else f"no SIPp statistics (exit {done.returncode}): {done.stderr[-300:]}"
     # the flows' own span: first call started to last call ended (SIPp exits right after)
     return Result(label, rate, calls, successful, failed, num("Retransmissions(C)"),
-                  elapsed, _percentile(rtts, 50), _percentile(rtts, 99), note)
+                  elapsed, _percentile(rtts, 50), _percentile(rtts, 99), note, cpu)
+
+
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of process ``pid`` and its children still running, from
+    /proc (None where there is none)."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (OSError, ValueError, IndexError):
+        return None
+    for child in children:
+        total += process_cpu(int(child)) or 0.0
+    return total
 
 
 class FsyncServer:
-    """``fsync serve --vendor broadsoft --quiet`` on a free UDP port (port 0)."""
+    """``fsync serve --vendor broadsoft --quiet`` on a free UDP port (port 0), in
+    ``workers`` processes."""
 
-    def __init__(self, work: Path, profile: bool = False) -> None:
+    def __init__(self, work: Path, profile: bool = False, workers: int = 1) -> None:
         command = [sys.executable]
         self.profile_out = work / "fsync-serve.prof" if profile else None
         if self.profile_out is not None:
             command += ["-m", "cProfile", "-o", str(self.profile_out)]
         command += ["-m", "fsync_model.cli.main", "serve", "--vendor", "broadsoft",
-                    "--listen", "udp:127.0.0.1:0", "--quiet", "--seed", "1"]
+                    "--listen", "udp:127.0.0.1:0", "--quiet", "--seed", "1",
+                    "--workers", str(workers)]
+        self.label = "fsync" if workers == 1 else f"fsync-w{workers}"
         self.stdout_path = work / "fsync-serve.jsonl"
         self.stdout = self.stdout_path.open("w+b")
         self.proc = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL,
@@ -366,9 +390,15 @@ def fmt_ms(value: float | None) -> str:
     return f"{value:8.1f}" if value is not None else "       -"
 
 
+def cpu_per_flow(r: Result) -> float | None:
+    """The server's CPU milliseconds per completed flow."""
+    return r.cpu * 1000 / r.successful if r.cpu is not None and r.successful else None
+
+
 def print_result(r: Result) -> None:
-    print(f"{r.server:6} {r.rate:7d} {r.calls:7d} {r.completed_rate:10.1f} {r.failed:7d} "
-          f"{r.retransmissions:8d} {fmt_ms(r.p50)} {fmt_ms(r.p99)}  {r.note}", flush=True)
+    print(f"{r.server:8} {r.rate:7d} {r.calls:7d} {r.completed_rate:10.1f} {r.failed:7d} "
+          f"{r.retransmissions:8d} {fmt_ms(r.p50)} {fmt_ms(r.p99)} "
+          f"{fmt_ms(cpu_per_flow(r))}  {r.note}", flush=True)
 
 
 def ratio(a: float | None, b: float | None) -> str:
@@ -387,8 +417,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true",
                         help="run fsync serve under cProfile and print where time goes")
     parser.add_argument("--keep", metavar="DIR", help="keep SIPp's files in DIR")
+    parser.add_argument("--workers", default=None,
+                        help="fsync serve --workers values to measure, comma-separated "
+                             "(default: 1 and 2 where there are 2 cores or more, else 1)")
     args = parser.parse_args(argv)
     rates = [50] if args.quick else [int(r) for r in args.rates.split(",") if r.strip()]
+    if args.workers is None:
+        counts = [1, 2] if (os.cpu_count() or 1) >= 2 and not args.quick else [1]
+    else:
+        counts = [int(w) for w in args.workers.split(",") if w.strip()]
     duration = 2.0 if args.quick else args.duration
     sipp = shutil.which("sipp")
     if sipp is None:
@@ -401,33 +438,36 @@ def main(argv: list[str] | None = None) -> int:
     print("fsync load benchmark: subscribe / set (DND) / unsubscribe flows over UDP on "
           "127.0.0.1, SIPp as the client")
     print(f"parameters: rates {rates} flows/s, {duration:g} s each, 12 messages per flow, "
-          f"vendor broadsoft, fsync serve --quiet")
+          f"vendor broadsoft, fsync serve --quiet --workers {'/'.join(map(str, counts))} "
+          "(fsync-wN: N processes)")
     print(f"versions: python {platform.python_version()} ({platform.python_implementation()}),"
           f" {sipp_version(sipp)}, cpus {os.cpu_count()}, load average before the run "
           f"{os.getloadavg()[0]:.2f} (other work on the box skews both servers)")
-    print(f"{'server':6} {'offered':>7} {'calls':>7} {'flows/s':>10} {'failed':>7} "
-          f"{'retrans':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'server':8} {'offered':>7} {'calls':>7} {'flows/s':>10} {'failed':>7} "
+          f"{'retrans':>8} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms':>8}  (cpu: the server's "
+          "CPU per completed flow, all its processes)")
     results: dict[tuple[str, int], Result] = {}
     started = time.monotonic()
     try:
         for rate in rates:
-            if args.only != "sipp":
-                server = FsyncServer(work, profile=args.profile)
+            for count in counts if args.only != "sipp" else ():
+                server = FsyncServer(work, profile=args.profile, workers=count)
                 try:
                     result = run_client(sipp, server.address, rate, duration, work, users,
-                                        "fsync")
+                                        server.label, server.proc.pid)
                 finally:
                     errors = server.stop()
                 if "raised" in errors or "Traceback" in errors:
                     result.note += " fsync serve reported errors: " + errors[-300:]
-                results[("fsync", rate)] = result
+                results[(server.label, rate)] = result
                 print_result(result)
                 if server.profile_out is not None and server.profile_out.exists():
                     print_profile(server.profile_out)
             if args.only != "fsync":
                 uas = SippServer(sipp, work, max(1, int(rate * duration)))
                 try:
-                    result = run_client(sipp, uas.address, rate, duration, work, users, "sipp")
+                    result = run_client(sipp, uas.address, rate, duration, work, users, "sipp",
+                                        uas.proc.pid)
                 finally:
                     uas.stop()
                 results[("sipp", rate)] = result
@@ -436,13 +476,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     for rate in rates:
-        ours, theirs = results.get(("fsync", rate)), results.get(("sipp", rate))
-        if ours is None or theirs is None:
-            continue
-        completed = ratio(ours.completed_rate, theirs.completed_rate)
-        print(f"ratio fsync/sipp at {rate} flows/s: completed {completed}"
-              f", p50 {ratio(ours.p50, theirs.p50)}, p99 {ratio(ours.p99, theirs.p99)}; failed "
-              f"{ours.failed} vs {theirs.failed}")
+        theirs = results.get(("sipp", rate))
+        for count in counts:
+            label = "fsync" if count == 1 else f"fsync-w{count}"
+            ours = results.get((label, rate))
+            if ours is None or theirs is None:
+                continue
+            completed = ratio(ours.completed_rate, theirs.completed_rate)
+            print(f"ratio {label}/sipp at {rate} flows/s: completed {completed}"
+                  f", p50 {ratio(ours.p50, theirs.p50)}, p99 {ratio(ours.p99, theirs.p99)}"
+                  f", cpu per flow {ratio(cpu_per_flow(ours), cpu_per_flow(theirs))}; failed "
+                  f"{ours.failed} vs {theirs.failed}")
     print(f"total time {time.monotonic() - started:.1f} s")
     return 0
 

@@ -21,15 +21,18 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.peer
 def test_bench_load_quick_has_no_failed_flow_and_prints_its_ratio() -> None:
     require_peer("sipp")
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_load.py"), "--quick"],
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_load.py"), "--quick",
+                           "--workers", "1,2"],
                           cwd=ROOT, capture_output=True, text=True, timeout=180,
                           stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    rows = re.findall(r"^(fsync|sipp)\s+50\s+100\s+\S+\s+(\d+)\s", out, re.M)
-    assert sorted(server for server, _ in rows) == ["fsync", "sipp"], out
+    rows = re.findall(r"^(fsync|fsync-w2|sipp)\s+50\s+100\s+\S+\s+(\d+)\s", out, re.M)
+    assert sorted(server for server, _ in rows) == ["fsync", "fsync-w2", "sipp"], out
     assert all(failed == "0" for _, failed in rows), out
-    assert re.search(r"^ratio fsync/sipp at 50 flows/s: completed \d", out, re.M), out
+    for label in ("fsync", "fsync-w2"):
+        assert re.search(rf"^ratio {label}/sipp at 50 flows/s: completed \d.*cpu per flow \d",
+                         out, re.M), out
 
 
 def test_bench_server_quick_runs_the_flow_without_a_failure() -> None:
