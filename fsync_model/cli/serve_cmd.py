@@ -51,6 +51,10 @@ HTTP API (--api, loopback only): POST /command (a control line as text/plain, or
 {"line": "1001 dnd on"}), GET /state (every user), GET /state/<user>,
 GET /events?since=N (buffered JSON lines), GET /health.
 
+--workers N serves from N processes, each user's state in one of them (for load tests; UDP
+only, no --pcap): the command's process reads the sockets, stdin and the API and prints
+every worker's events, as one server would.
+
 example:
   fsync serve --vendor broadsoft --listen udp:127.0.0.1:5070 --api 127.0.0.1:8080
 """

@@ -237,6 +237,7 @@ class _Shard:
         self.forward_out = forward_out
         self.t0 = t0
         self.dropped = 0
+        self._warned = -1.0
         self._peers: dict[bytes, Address] = {}
 
     def start_time(self, loop: asyncio.AbstractEventLoop) -> float:
@@ -260,8 +261,11 @@ class _Shard:
             self.forward_out[owner].send(header + data)
         except OSError as error:  # its buffer is full: a UDP peer sends it again
             self.dropped += 1
-            logger.warning("worker %d: datagram for worker %d dropped (%s)", self.index,
-                           owner, error)
+            now = time.monotonic()
+            if now - self._warned >= 1.0:  # once a second at most: this is overload
+                self._warned = now
+                logger.warning("worker %d: datagram for worker %d dropped (%s; %d so far)",
+                               self.index, owner, error, self.dropped)
 
     def _forwarded(self, driver: EndpointDriver, agent: SansIOEndpoint,
                    clock: Callable[[], float]) -> None:
@@ -382,6 +386,8 @@ class LeadRuntime(runtime.Runtime):
         if channel.closed:
             assert self._loop is not None
             self._loop.remove_reader(channel.sock.fileno())
+            if self._stop is not None and self._stop.is_set():
+                return  # stopping anyway (a SIGTERM to the whole process group)
             self._worker_failures.append(f"worker {index} (pid {self.pids[index]}) stopped "
                                          "before the server did")
             self.stop(f"worker {index} exited")
