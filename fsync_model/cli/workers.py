@@ -131,20 +131,22 @@ class ShardRouter:
     user of another worker goes to that worker (``forward``)."""
 
     def __init__(self, agent: SansIOEndpoint, index: int, workers: int,
-                 forward: Callable[[int, bytes, Address], None]) -> None:
+                 forward: Callable[[int, bytes, Address, float], None]) -> None:
         self.agent = agent
         self.index = index
         self.workers = workers
         self.forward = forward
         self.forwarded = 0
+        self._arrived = 0.0  # wall-clock arrival of the next datagram (0: not known)
 
     def receive_datagram(self, data: bytes, src: Address, now: float) -> None:
+        arrived, self._arrived = self._arrived, 0.0
         user = message_user(data)
         if user is not None:
             owner = shard_of(user, self.workers)
             if owner != self.index:
                 self.forwarded += 1
-                self.forward(owner, data, src)
+                self.forward(owner, data, src, arrived)
                 return
         self.agent.receive_datagram(data, src, now)
 
@@ -152,6 +154,9 @@ class ShardRouter:
         self.agent.bind(local)
 
     def note_receive_delay(self, delay: float) -> None:
+        # told before each datagram: a forwarded one carries its arrival time along, so
+        # its worker sees how long it waited in all (the server's overload control)
+        self._arrived = time.time() - delay
         hook = getattr(self.agent, "note_receive_delay", None)
         if hook is not None:
             hook(delay)
@@ -255,8 +260,8 @@ class _Shard:
         loop.add_reader(self.forward_in.fileno(), self._forwarded, driver, agent, clock)
         return driver
 
-    def _forward(self, owner: int, data: bytes, src: Address) -> None:
-        header = f"{src.host} {src.port}\n".encode()
+    def _forward(self, owner: int, data: bytes, src: Address, arrived: float) -> None:
+        header = f"{src.host} {src.port} {arrived!r}\n".encode()
         try:
             self.forward_out[owner].send(header + data)
         except OSError as error:  # its buffer is full: a UDP peer sends it again
@@ -269,22 +274,26 @@ class _Shard:
 
     def _forwarded(self, driver: EndpointDriver, agent: SansIOEndpoint,
                    clock: Callable[[], float]) -> None:
-        batch: list[tuple[bytes, Address]] = []
+        batch: list[tuple[bytes, Address, float]] = []
         for _ in range(MAX_BATCH):
             try:
                 packet = self.forward_in.recv(1 << 17)
             except (BlockingIOError, InterruptedError):
                 break
             header, _, data = packet.partition(b"\n")
-            src = self._peers.get(header)
+            where, _, arrived = header.rpartition(b" ")
+            src = self._peers.get(where)
             if src is None:
-                host, _, port = header.decode().partition(" ")
-                src = self._peers[header] = Address("udp", host, int(port))
-            batch.append((data, src))
+                host, _, port = where.decode().partition(" ")
+                src = self._peers[where] = Address("udp", host, int(port))
+            batch.append((data, src, float(arrived)))
+        note = getattr(agent, "note_receive_delay", None)
 
         def deliver() -> None:
-            for data, src in batch:
+            for data, src, arrived in batch:
                 try:
+                    if note is not None and arrived:
+                        note(max(0.0, time.time() - arrived))
                     agent.receive_datagram(data, src, clock())
                 except Exception as error:  # a bug in the agent: kept, as the driver does
                     logger.exception("the agent failed on a forwarded datagram")
