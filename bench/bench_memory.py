@@ -74,9 +74,28 @@ Content-Length: 0
 
 
 def vm_rss_kib(pid: int) -> int:
+    """VmRSS of ``pid`` and of its children (``fsync serve --workers``) together."""
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-    return int(match.group(1)) if match else 0
+    return (int(match.group(1)) if match else 0) + sum(vm_rss_kib(c) for c in _children(pid))
+
+
+def pss_kib(pid: int) -> int:
+    """Proportional set size of ``pid`` and its children: pages a forked worker still
+    shares with the lead count half to each, where VmRSS counts them twice."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
+    return (int(match.group(1)) if match else 0) + sum(pss_kib(c) for c in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _stat(folder: Path, name: str) -> int:
@@ -93,10 +112,11 @@ def _stat(folder: Path, name: str) -> int:
         return 0
 
 
-def measure_serve(sipp: str, count: int, rate: int, work: Path, settle: float = 40.0) -> None:
+def measure_serve(sipp: str, count: int, rate: int, work: Path, settle: float = 40.0,
+                  workers: int = 1) -> None:
     users = work / "users.csv"
     write_users(users, count)
-    server = FsyncServer(work)
+    server = FsyncServer(work, workers=workers)
     try:
         time.sleep(0.5)
         pid = server.proc.pid
@@ -121,12 +141,14 @@ def measure_serve(sipp: str, count: int, rate: int, work: Path, settle: float = 
         # request: measure again once the last ones are gone
         time.sleep(settle)
         after = vm_rss_kib(pid)
+        pss = pss_kib(pid)
         ok, failed = _stat(folder, "SuccessfulCall(C)"), _stat(folder, "FailedCall(C)")
         alive = server.proc.poll() is None
     finally:
         errors = server.stop()
     per = (after - base) * 1024 / max(ok, 1)
-    print(f"fsync serve (--quiet, UDP): {ok} subscriptions active ({failed} failed, SIPp exit "
+    print(f"fsync serve (--quiet, UDP, --workers {workers}): {ok} subscriptions active "
+          f"({failed} failed, SIPp exit "
           f"{done.returncode}) in {elapsed:.1f} s; server alive: {alive}")
     print(f"VmRSS right after the last SUBSCRIBE (transactions still in Timer J): "
           f"{busy / 1024:.1f} MiB")
@@ -135,6 +157,9 @@ def measure_serve(sipp: str, count: int, rate: int, work: Path, settle: float = 
           f"subscription; total {after / 1024:.1f} MiB {settle:g} s after the last one "
           f"(target < 60 MB: "
           f"{'met' if after * 1024 < 60e6 else 'NOT met'})")
+    if workers > 1:
+        print(f"PSS (shared pages split between the processes): {pss / 1024:.1f} MiB in all "
+              f"(target < 60 MB: {'met' if pss * 1024 < 60e6 else 'NOT met'})")
     if "Traceback" in errors:
         print("fsync serve reported errors:", errors[-400:])
 
@@ -228,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=250, help="SUBSCRIBEs per second")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="also run in-process under tracemalloc: where the bytes go")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="fsync serve --workers N (memory summed over its processes)")
     parser.add_argument("--no-serve", action="store_true",
                         help="skip the fsync serve + SIPp measurement")
     args = parser.parse_args(argv)
@@ -243,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         work = Path(tempfile.mkdtemp(prefix="fsync-memory-"))
         try:
-            measure_serve(sipp, args.subscriptions, args.rate, work)
+            measure_serve(sipp, args.subscriptions, args.rate, work, workers=args.workers)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     if args.tracemalloc:
