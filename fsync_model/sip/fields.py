@@ -15,8 +15,7 @@ import ipaddress
 import re
 import string
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 from urllib.parse import unquote as url_unquote
 
 from fsync_model.sip.errors import SipParseError
@@ -43,6 +42,9 @@ from fsync_model.sip.params import (
     split_outside_quotes,
     unquote,
 )
+
+# slot_setters lives in params (HeaderValue uses it) and is imported from here as well
+from fsync_model.sip.params import slot_setters as slot_setters
 
 __all__ = [
     "MAGIC_COOKIE", "CSeq", "NameAddr", "Param", "Params", "SipUri", "ValueWithParams", "Via",
@@ -112,19 +114,6 @@ _PLAIN_SIP_URI = re.compile(
     rf"({_HOST_RE})(?::([0-9]{{1,5}}))?"
     r"(?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+(?:=[A-Za-z0-9\-_.!~*'()\[\]/:&+$]+)?)*"
 )
-
-
-def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot descriptors' setters of ``cls``, a frozen slotted dataclass whose fields
-    are ``names`` in this order (checked).
-
-    The ``__init__`` that dataclasses generates for a frozen class stores every field
-    through ``object.__setattr__``; the values built for every message read (Via,
-    NameAddr, CSeq, the messages themselves) have an ``__init__`` storing them through these
-    setters instead, at about half the cost. Same object: the class stays frozen."""
-    if tuple(item.name for item in fields(cls)) != names:
-        raise TypeError(f"{cls.__name__} fields are not {names}")
-    return tuple(getattr(cls, name).__set__ for name in names)
 
 
 def parse_value_params(text: str, header: str) -> tuple[str, Params]:
@@ -236,7 +225,7 @@ def _scan_hostport(scanner: Scanner, *, spaces: bool) -> tuple[str, int | None]:
     return host, _scan_port(scanner)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SipUri:
     """A ``sip:``/``sips:``/``tel:`` URI (RFC 3261 section 19.1). ``user`` stays escaped."""
 
@@ -247,6 +236,17 @@ class SipUri:
     params: Params = ()
     headers: str | None = None
     password: str | None = None
+
+    def __init__(self, scheme: str, user: str | None, host: str, port: int | None = None,
+                 params: Params = (), headers: str | None = None,
+                 password: str | None = None) -> None:
+        _URI_SCHEME(self, scheme)
+        _URI_USER(self, user)
+        _URI_HOST(self, host)
+        _URI_PORT(self, port)
+        _URI_PARAMS(self, params)
+        _URI_HEADERS(self, headers)
+        _URI_PASSWORD(self, password)
 
     def __str__(self) -> str:
         if self.scheme == "tel":
@@ -272,6 +272,11 @@ class SipUri:
 
     def param(self, name: str) -> str | None:
         return find_param(self.params, name)
+
+
+# (see slot_setters: a Request-URI is parsed for every request)
+_URI_SCHEME, _URI_USER, _URI_HOST, _URI_PORT, _URI_PARAMS, _URI_HEADERS, _URI_PASSWORD = (
+    slot_setters(SipUri, "scheme", "user", "host", "port", "params", "headers", "password"))
 
 
 def _check_chars(scanner: Scanner, text: str, start: int, allowed: frozenset[str],

@@ -118,7 +118,7 @@ _SUB_CALL_ID, _SUB_LOCAL_TAG, _SUB_EVENT, _SUB_EVENT_ID, _SUB_HASH = slot_setter
     SubscriptionId, "call_id", "local_tag", "event", "event_id", "_hash")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SubscriptionState:
     """A parsed ``Subscription-State`` value (RFC 6665 section 8.2.3)."""
 
@@ -126,6 +126,13 @@ class SubscriptionState:
     expires: int | None = None
     reason: str | None = None
     retry_after: int | None = None
+
+    def __init__(self, state: str, expires: int | None = None, reason: str | None = None,
+                 retry_after: int | None = None) -> None:
+        _STATE_STATE(self, state)
+        _STATE_EXPIRES(self, expires)
+        _STATE_REASON(self, reason)
+        _STATE_RETRY_AFTER(self, retry_after)
 
     @classmethod
     def parse(cls, value: ValueWithParams | None) -> SubscriptionState:
@@ -147,6 +154,11 @@ class SubscriptionState:
         if self.retry_after is not None:
             out += f";retry-after={self.retry_after}"
         return out
+
+
+# (see fields.slot_setters: one is made for every NOTIFY sent or received)
+_STATE_STATE, _STATE_EXPIRES, _STATE_REASON, _STATE_RETRY_AFTER = slot_setters(
+    SubscriptionState, "state", "expires", "reason", "retry_after")
 
 
 def _int_param(value: ValueWithParams, name: str) -> int | None:
@@ -187,15 +199,21 @@ class SubscriptionEvent(UaEvent):
     subscription: SubscriptionId
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SubscriptionAccepted(SubscriptionEvent):
     """Subscriber: a 2xx (200 or 202) to our SUBSCRIBE, initial or refresh."""
 
     response: Response
     expires: int | None
 
+    def __init__(self, subscription: SubscriptionId, response: Response,
+                 expires: int | None) -> None:
+        _SA_SUBSCRIPTION(self, subscription)
+        _SA_RESPONSE(self, response)
+        _SA_EXPIRES(self, expires)
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(frozen=True, slots=True, init=False)
 class NotifyReceived(SubscriptionEvent):
     """Subscriber: a NOTIFY in one of our subscriptions. Answered 200 already unless the
     subscriber was built with ``auto_answer=False`` (then answer on ``transaction``)."""
@@ -203,6 +221,13 @@ class NotifyReceived(SubscriptionEvent):
     request: Request
     state: SubscriptionState
     transaction: TransactionKey
+
+    def __init__(self, subscription: SubscriptionId, request: Request,
+                 state: SubscriptionState, transaction: TransactionKey) -> None:
+        _NR_SUBSCRIPTION(self, subscription)
+        _NR_REQUEST(self, request)
+        _NR_STATE(self, state)
+        _NR_TRANSACTION(self, transaction)
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +250,7 @@ class SubscriptionTerminated(SubscriptionEvent):
     response: Response | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SubscribeReceived(SubscriptionEvent):
     """Notifier: a SUBSCRIBE was accepted (initial or refresh). RFC 6665 4.2.1 wants a
     NOTIFY now: call :meth:`Notifier.notify` (unless the notifier has a ``state_body``,
@@ -234,6 +259,13 @@ class SubscribeReceived(SubscriptionEvent):
     request: Request
     initial: bool
     expires: int
+
+    def __init__(self, subscription: SubscriptionId, request: Request, initial: bool,
+                 expires: int) -> None:
+        _SR_SUBSCRIPTION(self, subscription)
+        _SR_REQUEST(self, request)
+        _SR_INITIAL(self, initial)
+        _SR_EXPIRES(self, expires)
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,12 +276,27 @@ class NotifyRejected(SubscriptionEvent):
     response: Response
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class SubscriptionEnded(SubscriptionEvent):
     """Notifier: the subscription is gone (``unsubscribed``, ``expired``, ``terminated``,
     ``notify-481``, ``notify-timeout``, ``notify-transport``)."""
 
     reason: str
+
+    def __init__(self, subscription: SubscriptionId, reason: str) -> None:
+        _SE_SUBSCRIPTION(self, subscription)
+        _SE_REASON(self, reason)
+
+
+# The events made for every SUBSCRIBE or NOTIFY: __init__ written out (see
+# fields.slot_setters; the inherited field first, as dataclasses orders them).
+_SA_SUBSCRIPTION, _SA_RESPONSE, _SA_EXPIRES = slot_setters(
+    SubscriptionAccepted, "subscription", "response", "expires")
+_NR_SUBSCRIPTION, _NR_REQUEST, _NR_STATE, _NR_TRANSACTION = slot_setters(
+    NotifyReceived, "subscription", "request", "state", "transaction")
+_SR_SUBSCRIPTION, _SR_REQUEST, _SR_INITIAL, _SR_EXPIRES = slot_setters(
+    SubscribeReceived, "subscription", "request", "initial", "expires")
+_SE_SUBSCRIPTION, _SE_REASON = slot_setters(SubscriptionEnded, "subscription", "reason")
 
 
 # =========================================================================== subscriber
@@ -628,9 +675,12 @@ class Subscriber:
 # =========================================================================== notifier
 
 
-@dataclass(eq=False, slots=True)
+@dataclass(eq=False, slots=True, init=False)
 class ServerSubscription:
-    """One subscription as the notifier sees it."""
+    """One subscription as the notifier sees it.
+
+    ``__init__`` is written out: the one dataclasses generates stays interpreted where this
+    module is compiled, and one of these is made for every SUBSCRIBE that starts one."""
 
     id: SubscriptionId
     dialog: Dialog
@@ -639,6 +689,16 @@ class ServerSubscription:
     notifies_sent: int = 0
     #: the last SUBSCRIBE received in it (None when the notifier keeps no requests)
     request: Request | None = None
+
+    def __init__(self, id: SubscriptionId, dialog: Dialog, expires_at: float,
+                 state: str = "active", notifies_sent: int = 0,
+                 request: Request | None = None) -> None:
+        self.id = id
+        self.dialog = dialog
+        self.expires_at = expires_at
+        self.state = state
+        self.notifies_sent = notifies_sent
+        self.request = request
 
 
 #: A body for NOTIFYs the notifier sends by itself: ``(body, content_type)``.

@@ -32,7 +32,7 @@ from typing import Literal, Protocol
 from fsync_model.sip.auth import Challenge, Credentials, make_authorization
 from fsync_model.sip.dialog import Dialog, DialogId, DialogTable
 from fsync_model.sip.errors import SipParseError
-from fsync_model.sip.fields import parse_uri, split_outside_quotes
+from fsync_model.sip.fields import parse_uri, slot_setters, split_outside_quotes
 from fsync_model.sip.ids import IdGenerator
 from fsync_model.sip.message import (
     DEFAULT_MAX_SIZE,
@@ -77,7 +77,7 @@ class UaEvent:
     """Base of everything :meth:`UserAgent.next_event` returns."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class RequestReceived(UaEvent):
     """A new request (not a retransmission) for the TU to answer with
     :meth:`UserAgent.respond` / :meth:`UserAgent.reply` on ``transaction``.
@@ -89,6 +89,13 @@ class RequestReceived(UaEvent):
     transaction: TransactionKey
     src: Address
     dialog: DialogId | None = None
+
+    def __init__(self, request: Request, transaction: TransactionKey, src: Address,
+                 dialog: DialogId | None = None) -> None:
+        _RR_REQUEST(self, request)
+        _RR_TRANSACTION(self, transaction)
+        _RR_SRC(self, src)
+        _RR_DIALOG(self, dialog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +116,7 @@ class CancelReceived(UaEvent):
     src: Address
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class ResponseReceived(UaEvent):
     """A response to a request sent with :meth:`UserAgent.send_request`.
 
@@ -120,6 +127,21 @@ class ResponseReceived(UaEvent):
     transaction: TransactionKey
     request: Request
     retransmission: bool = False
+
+    def __init__(self, response: Response, transaction: TransactionKey, request: Request,
+                 retransmission: bool = False) -> None:
+        _RS_RESPONSE(self, response)
+        _RS_TRANSACTION(self, transaction)
+        _RS_REQUEST(self, request)
+        _RS_RETRANSMISSION(self, retransmission)
+
+
+# The events made for every request and response: their __init__ written out (see
+# fields.slot_setters; the generated one stays interpreted where this module is compiled).
+_RR_REQUEST, _RR_TRANSACTION, _RR_SRC, _RR_DIALOG = slot_setters(
+    RequestReceived, "request", "transaction", "src", "dialog")
+_RS_RESPONSE, _RS_TRANSACTION, _RS_REQUEST, _RS_RETRANSMISSION = slot_setters(
+    ResponseReceived, "response", "transaction", "request", "retransmission")
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +214,7 @@ class StrayResponse(UaEvent):
 # =========================================================================== hooks
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MessageRecord:
     """One message on the wire as the UA saw it: for ladders, pcaps and logs."""
 
@@ -201,6 +223,19 @@ class MessageRecord:
     src: Address
     dst: Address
     data: bytes
+
+    def __init__(self, time: float, direction: Literal["in", "out"], src: Address,
+                 dst: Address, data: bytes) -> None:
+        _MR_TIME(self, time)
+        _MR_DIRECTION(self, direction)
+        _MR_SRC(self, src)
+        _MR_DST(self, dst)
+        _MR_DATA(self, data)
+
+
+# One for every message in or out while a recorder listens (see fields.slot_setters).
+_MR_TIME, _MR_DIRECTION, _MR_SRC, _MR_DST, _MR_DATA = slot_setters(
+    MessageRecord, "time", "direction", "src", "dst", "data")
 
 
 Recorder = Callable[[MessageRecord], None]
