@@ -58,13 +58,14 @@ def compile_wanted() -> bool:
 
 def remove_compiled(package_root: Path) -> None:
     """Delete extensions and the source record a previous build left in ``package_root``
-    (the source tree, for an editable install)."""
-    names = [*MODULES, f"{GROUP}__mypyc"]
-    for name in names:
-        base = package_root.joinpath(*name.split("."))
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            base.with_name(base.name + suffix).unlink(missing_ok=True)
-    (package_root / "fsync_model" / HASHES).unlink(missing_ok=True)
+    (the source tree, for an editable install). Every extension in the package goes, not
+    only those of MODULES: a module taken out of MODULES would keep a shim whose code is no
+    longer in the group's library, and importing it would fail."""
+    package = package_root / "fsync_model"
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for path in package.rglob(f"*{suffix}"):
+            path.unlink(missing_ok=True)
+    (package / HASHES).unlink(missing_ok=True)
 
 
 class BuildPyWithSpec(build_py):
