@@ -245,6 +245,14 @@ def _percentile(values: list[float], q: float) -> float | None:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
+#: Socket buffers of the SIPp client (``-buff_size``; SIPp's default is 64 KiB): a server
+#: that answers a burst of requests read together sends a burst back, and a full receive
+#: buffer drops datagrams on loopback (RcvbufErrors) that SIPp then takes for a failed
+#: call (a NOTIFY ahead of its lost 200). The load generator must not be the bottleneck;
+#: the same buffer is used against both servers. The kernel caps it at net.core.rmem_max.
+CLIENT_BUFFER = 4 * 1024 * 1024
+
+
 def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, work: Path,
                users: Path, label: str, server_pid: int | None = None) -> Result:
     calls = max(1, int(rate * duration))
@@ -260,6 +268,7 @@ def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, w
         "-recv_timeout", "8000", "-timeout", f"{int(duration + 40)}s", "-timeout_error",
         "-max_recv_loops", "10000", "-max_sched_loops", "10000",
         "-trace_stat", "-fd", "1", "-trace_rtt", "-rtt_freq", "1", "-trace_err",
+        "-buff_size", str(CLIENT_BUFFER),
         "-nostdin",
     ]
     cpu_before = process_cpu(server_pid) if server_pid is not None else None
