@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.fields import NameAddr, parse_name_addr, slot_setters
 from fsync_model.sip.message import Request, Response, build_request
-from fsync_model.sip.params import format_param_value
+from fsync_model.sip.params import SHORT_HASH, format_param_value
 
 if TYPE_CHECKING:
     from fsync_model.transport.address import Address
@@ -45,7 +45,7 @@ class DialogId:
         _ID_CALL_ID(self, call_id)
         _ID_LOCAL_TAG(self, local_tag)
         _ID_REMOTE_TAG(self, remote_tag)
-        _ID_HASH(self, hash((call_id, local_tag, remote_tag)))
+        _ID_HASH(self, hash((call_id, local_tag, remote_tag)) & SHORT_HASH)
 
     def __hash__(self) -> int:
         return self._hash

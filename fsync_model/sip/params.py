@@ -188,6 +188,11 @@ def format_params(params: Iterable[Param], *, uri: bool = False) -> str:
     return "".join(parts)
 
 
+#: Mask for a hash kept in a field (the SIP keys cache theirs): 61 bits fit the compiled
+#: build's unboxed ints, so a cached hash allocates no int object per key.
+SHORT_HASH = (1 << 61) - 1
+
+
 def slot_setters(cls: type, *names: str) -> tuple[Callable[[Any, Any], None], ...]:
     """The slot descriptors' setters of ``cls``, a frozen slotted dataclass whose fields
     are ``names`` in this order (checked).

@@ -33,6 +33,7 @@ from fsync_model.sip.dialog import Dialog
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.fields import ValueWithParams, slot_setters
 from fsync_model.sip.message import Request, Response
+from fsync_model.sip.params import SHORT_HASH
 from fsync_model.sip.timers import Deadlines
 from fsync_model.sip.transaction import TransactionKey
 from fsync_model.sip.useragent import (
@@ -97,7 +98,7 @@ class SubscriptionId:
         _SUB_LOCAL_TAG(self, local_tag)
         _SUB_EVENT(self, event)
         _SUB_EVENT_ID(self, event_id)
-        _SUB_HASH(self, hash((call_id, local_tag, event, event_id)))
+        _SUB_HASH(self, hash((call_id, local_tag, event, event_id)) & SHORT_HASH)
 
     def __hash__(self) -> int:
         return self._hash

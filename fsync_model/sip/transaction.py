@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from fsync_model.sip.errors import TransactionError as TransactionError  # re-exported
 from fsync_model.sip.fields import MAGIC_COOKIE, slot_setters
 from fsync_model.sip.message import Message, Request, Response, build_request
+from fsync_model.sip.params import SHORT_HASH
 from fsync_model.sip.timers import Deadlines, TimerConfig, is_reliable
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class TransactionKey:
         _KEY_BRANCH(self, branch)
         _KEY_METHOD(self, method)
         _KEY_SENT_BY(self, sent_by)
-        _KEY_HASH(self, hash((role, branch, method, sent_by)))
+        _KEY_HASH(self, hash((role, branch, method, sent_by)) & SHORT_HASH)
 
     def __hash__(self) -> int:
         return self._hash

@@ -272,12 +272,21 @@ def test_event_log_flushes_once_per_loop_round() -> None:
     assert out.flushes == 3
 
 
-def test_loop_factory_prefers_uvloop_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
-    uvloop = pytest.importorskip("uvloop")
+def test_loop_factory_is_asyncio_unless_uvloop_is_asked_for(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.delenv(runtime.LOOP_ENV, raising=False)
-    assert runtime.loop_factory() is uvloop.new_event_loop
-    monkeypatch.setenv(runtime.LOOP_ENV, "asyncio")
     assert runtime.loop_factory() is None
+    monkeypatch.setenv(runtime.LOOP_ENV, "libev")
+    assert runtime.loop_factory() is None
+    assert "expected asyncio or uvloop" in caplog.text
+    monkeypatch.setenv(runtime.LOOP_ENV, "uvloop")
+    try:
+        import uvloop
+    except ImportError:
+        assert runtime.loop_factory() is None
+        assert "not installed" in caplog.text
+    else:
+        assert runtime.loop_factory() is uvloop.new_event_loop
 
 
 def test_line_reader_hands_lines_to_the_loop_and_skips_overlong_ones() -> None:
