@@ -297,5 +297,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--workers {args.workers} --pcap: one capture file needs one "
                              "writer; use --workers 1, or capture the loopback interface "
                              "(tshark -i lo -f 'udp port PORT' -w FILE)")
-        return workers.run(make_app, options, args.workers)
+        from fsync_model.model import machines_for
+
+        return workers.run(make_app, options, args.workers,
+                           prepare=lambda: machines_for(profile))
     return runtime.Runtime(make_app(0), options).run()

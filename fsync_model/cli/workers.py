@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -559,9 +560,13 @@ def _wait(pid: int, deadline: float) -> int | None:
 
 
 def run(make_app: Callable[[int], runtime.AgentApp], options: runtime.RuntimeOptions,
-        workers: int) -> int:
+        workers: int, prepare: Callable[[], object] | None = None) -> int:
     """Bind, fork ``workers - 1`` workers, and lead them (see the module docstring).
-    ``make_app(index)`` builds a worker's application (its own seed)."""
+    ``make_app(index)`` builds a worker's application (its own seed); ``prepare()`` builds,
+    before the fork, what every worker would build alike (the model's tables), so that they
+    share its memory."""
+    if prepare is not None:
+        prepare()
     sockets = [UdpTransport.bind_socket(address) for address in options.listen]
     forward_in: list[socket.socket] = []
     forward_out: list[socket.socket] = []
@@ -582,6 +587,11 @@ def run(make_app: Callable[[int], runtime.AgentApp], options: runtime.RuntimeOpt
     pids: dict[int, int] = {}
     sys.stdout.flush()
     sys.stderr.flush()
+    # what is alive now (modules, the profile) stays out of every collection in every
+    # worker: a collection writes to each object it walks, and the page it is on would
+    # stop being shared with the lead (the Python docs' advice for a fork)
+    gc.collect()
+    gc.freeze()
     for index in range(1, workers):
         lead_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
