@@ -47,6 +47,7 @@ from fsync_model.model import (
     Party,
     TransitionTable,
     machines_for,
+    subscribe_answered_first,
 )
 from fsync_model.profile import (
     Action,
@@ -608,12 +609,8 @@ class ReferencePhone(AgentCore):
         flow = self._awaiting_confirmation(changes[0].feature)
         if flow is None:
             return True
-        # the set request left with the subscription Active, so this exchange began after
-        # it; the server's NOTIFYs follow the order it took the two requests in: if it has
-        # answered the SUBSCRIBE and not the set request, it took the SUBSCRIBE first
-        answer = Input.SERVER_SENDS_2XX
-        return (not sub.table.allows(sub.state, answer)
-                and flow.tracker.table.allows(flow.tracker.state, answer))
+        # the set request left with the subscription Active, so this exchange began after it
+        return subscribe_answered_first(sub, flow.tracker)
 
     def _follow_policy(self, flow: _Flow, confirm: Input, now: float) -> None:
         """The phone cannot know the server's policy: the confirming NOTIFY tells it. Move

@@ -28,7 +28,14 @@ Usage::
 from typing import TYPE_CHECKING, Any
 
 from .inputs import Input, Party, View, input_for, observable, role_view, trigger_name, view_kind
-from .runtime import Coverage, FlowTracker, MachineCoverage, Step, transition_pairs
+from .runtime import (
+    Coverage,
+    FlowTracker,
+    MachineCoverage,
+    Step,
+    subscribe_answered_first,
+    transition_pairs,
+)
 from .table import (
     FlowKind,
     IllegalTransition,
@@ -90,6 +97,7 @@ __all__ = [
     "paths",
     "role_view",
     "shortest_path",
+    "subscribe_answered_first",
     "transition_pairs",
     "trigger_name",
     "view_kind",

@@ -225,3 +225,16 @@ class Coverage:
             if rows:
                 missing[key] = rows
         return missing
+
+
+def subscribe_answered_first(subscription: FlowTracker, flow: FlowTracker) -> bool:
+    """The tie-break of the NOTIFY routing rule (model/tables.py): a single document of a
+    feature whose set request is in flight, coming while the subscription waits for (a
+    part of) its full state, is that part when the server took the SUBSCRIBE first, and
+    the set request's confirmation otherwise. The server's NOTIFYs follow the order it took
+    the two requests in, which the answers show: it has answered the SUBSCRIBE (the
+    subscription takes no 2xx any more) and not the set request (its flow still takes
+    one). The reference phone and the capture checker both route by this."""
+    answer = Input.SERVER_SENDS_2XX
+    return (not subscription.table.allows(subscription.state, answer)
+            and flow.table.allows(flow.state, answer))

@@ -62,6 +62,7 @@ from fsync_model.model import (
     Transition,
     TransitionTable,
     machines_for,
+    subscribe_answered_first,
 )
 from fsync_model.profile import Action, Direction, Feature, FullStateEncoding, Mechanism, Profile
 from fsync_model.sip.checker import check_bytes, check_pair
@@ -864,9 +865,7 @@ class Replayer:
                      and not f.tracker.done and not f.broken), None)
         if flow is None:
             return True
-        answer = Input.SERVER_SENDS_2XX
-        return (not table.allows(state, answer)
-                and flow.tracker.table.allows(flow.tracker.state, answer))
+        return subscribe_answered_first(sub.tracker, flow.tracker)
 
     def _expected_full_state(self) -> list[str]:
         afe = self.profile.afe
