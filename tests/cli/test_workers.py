@@ -211,3 +211,53 @@ def test_workers_misuse_says_what_to_type(extra: list[str], says: str) -> None:
     assert result.returncode == 2
     assert says in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _exchange(address: str, data: bytes) -> bytes:
+    """Send ``data`` to a ``udp:HOST:PORT`` server from a fresh socket; its answer."""
+    import socket
+
+    host, port = address.split(":", 1)[1].rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(WAIT)
+        sock.sendto(data, (host, int(port)))
+        return sock.recv(65535)
+
+
+def test_bad_requests_are_answered_by_the_lead_or_the_users_worker() -> None:
+    """A request that does not parse stays with the lead, one for a user of worker 1 goes
+    there: either way the RFC's answer comes back on the server's one address."""
+    _, other_user = _two_users()
+    request = SET_DND.replace(FROM_LINE, f"From: <sip:{other_user}@h>;tag=9".encode())
+    with AgentProcess(["serve", "--vendor", "broadsoft", "--listen", "udp:127.0.0.1:0",
+                       "--seed", "1", "--workers", "2", "--quiet"], fake=False) as server:
+        address = server.listening()[0]
+        bad_cseq = request.replace(b"CSeq: 2 SUBSCRIBE", b"CSeq: two SUBSCRIBE")
+        assert message_user(bad_cseq) == other_user  # routed to worker 1 ...
+        answer = _exchange(address, bad_cseq)  # ... which answers it
+        assert answer.startswith(b"SIP/2.0 400 ") and b"CSeq" in answer.split(b"\r\n")[0]
+        unreadable = b"SUBSCRIBE sip:x SIP/2.0\r\nFrom: <sip:" + other_user.encode() + (
+            b"@h>;tag=1\r\nContent-Length: 0\r\n\r\n")  # no Via: no answer can go back
+        in_dialog = request.replace(b"branch=z9hG4bK", b"branch=z9hG4bKx")  # a new one
+        assert _exchange(address, in_dialog).startswith(b"SIP/2.0 481 ")  # no such dialog
+        wrong_body = request.replace(b";tag=as7f3a91c2", b"").replace(
+            b"branch=z9hG4bK", b"branch=z9hG4bKy").replace(
+            b"<doNotDisturbOn>true", b"<doNotDisturbOn>True")
+        answer = _exchange(address, wrong_body)  # a set request with a bad value
+        assert answer.startswith(b"SIP/2.0 400 ") and b"True" in answer.split(b"\r\n")[0]
+        _exchange_nothing(address, unreadable)
+        rc, _ = server.signal(signal.SIGTERM)
+        assert rc == 0, "".join(server.stderr)
+
+
+def _exchange_nothing(address: str, data: bytes) -> None:
+    import socket
+
+    host, port = address.split(":", 1)[1].rsplit(":", 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.5)
+        sock.sendto(data, (host, int(port)))
+        with pytest.raises(TimeoutError):
+            sock.recv(65535)
