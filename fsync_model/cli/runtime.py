@@ -219,8 +219,8 @@ class EventLog:
 
     Inside a running loop (:meth:`attach`) the lines an agent prints while it handles a
     batch of messages are flushed together, once the loop's current round of callbacks is
-    over, not one ``write`` system call per line: under load that was a tenth of the
-    server's time. Every line is still out before the loop next waits for input, and
+    over, not one ``write`` system call per line (three a flow for ``fsync serve
+    --quiet``). Every line is still out before the loop next waits for input, and
     :meth:`flush` (called on the way out) pushes whatever is left."""
 
     def __init__(self, out: TextIO | None, *, capacity: int = EVENT_BUFFER,
