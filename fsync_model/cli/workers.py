@@ -4,8 +4,9 @@ One Python process is at its knee at about 2,000 SUBSCRIBE/set/unsubscribe flows
 on the project's box (bench/README.md); a load test of many phones wants more, and the
 machine has more cores: two processes serve 2,500 a second there with no failed flow.
 The server's state is per user (a user's feature state, registrations, subscriptions, code
-calls), so the users are shared out: user ``u`` belongs to worker ``crc32(u) % N``, and only that worker's agent
-ever sees a message of ``u``. The agents are the ordinary reference server, unchanged.
+calls), so the users are shared out: user ``u`` belongs to worker ``crc32(u) % N``, and
+only that worker's agent ever sees a message of ``u``. The agents are the ordinary
+reference server, unchanged.
 
 * **Sockets.** The UDP listen sockets are bound before the workers are forked. The lead
   reads them (one reader: processes waiting on one socket would all wake for each
