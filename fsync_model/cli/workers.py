@@ -50,6 +50,7 @@ from fsync_model.agents.api import SansIOEndpoint
 from fsync_model.agents.control import QueryState, SetFeature, SetPolicy
 from fsync_model.agents.server import _user_of
 from fsync_model.cli import runtime
+from fsync_model.cli.httpapi import HttpError
 from fsync_model.sip.errors import SipParseError
 from fsync_model.sip.message import Response, parse_message
 from fsync_model.transport.address import Address
@@ -412,7 +413,10 @@ class LeadRuntime(runtime.Runtime):
             raise RuntimeError(f"worker {index} has stopped")
         self._next_id += 1
         ident = self._next_id
-        channel.send("Q", {"id": ident, "op": op, **data})
+        try:
+            channel.send("Q", {"id": ident, "op": op, **data})
+        except OSError as error:  # it died since the loop last looked
+            raise RuntimeError(f"worker {index} has stopped ({error})") from None
         deadline = time.monotonic() + REQUEST_TIMEOUT
         while True:
             remaining = deadline - time.monotonic()
@@ -488,19 +492,26 @@ class LeadRuntime(runtime.Runtime):
     # -- the HTTP backend -----------------------------------------------------------------
 
     def api_state(self, user: str | None) -> Any | None:
-        if user is not None:
-            owner = shard_of(user, self.shard.workers)
-            if owner != self.shard.index:
-                return self._request(owner, "state", user=user)
-            return self.app.state_document(user)
+        try:
+            if user is not None:
+                owner = shard_of(user, self.shard.workers)
+                if owner != self.shard.index:
+                    return self._request(owner, "state", user=user)
+                return self.app.state_document(user)
+            parts = self._everyone("state", user=None)
+        except RuntimeError as error:  # a worker gone: the server is stopping
+            raise HttpError(503, str(error)) from None
         merged = dict(self.app.state_document(None) or {})
-        for part in self._everyone("state", user=None):
+        for part in parts:
             merged.update(part or {})
         return dict(sorted(merged.items()))
 
     def api_health(self) -> dict[str, Any]:
         health = super().api_health()
-        parts = self._everyone("health")
+        try:
+            parts = self._everyone("health")
+        except RuntimeError as error:
+            raise HttpError(503, str(error)) from None
         health["workers"] = self.shard.workers
         if "users" in health:
             health["users"] += sum(int(part.get("users", 0)) for part in parts)

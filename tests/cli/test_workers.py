@@ -261,3 +261,30 @@ def _exchange_nothing(address: str, data: bytes) -> None:
         sock.sendto(data, (host, int(port)))
         with pytest.raises(TimeoutError):
             sock.recv(65535)
+
+
+def test_the_api_answers_503_once_a_worker_is_gone() -> None:
+    """Between a worker's death and the lead stopping, a merged answer cannot be given."""
+    import socket
+    from types import SimpleNamespace
+    from typing import cast
+
+    from fsync_model.cli import runtime, workers
+    from fsync_model.cli.httpapi import HttpError
+
+    lead_end, worker_end = socket.socketpair()
+    worker_end.close()
+    channel = workers._Channel(lead_end)
+    with lead_end:
+        assert channel.read_lines() == [] and channel.closed  # the worker's end is gone
+        shard = workers._Shard(0, 2, [], [lead_end, lead_end], [lead_end, lead_end], 0.0)
+        app = SimpleNamespace(role="server", usage="", vendor="broadsoft")
+        lead = workers.LeadRuntime(cast(runtime.AgentApp, app),
+                                   runtime.RuntimeOptions(listen=()), shard, {1: channel},
+                                   {1: 0})
+        _, other_user = _two_users()
+        for user in (None, other_user):
+            with pytest.raises(HttpError) as raised:
+                lead.api_state(user)
+            assert raised.value.status == 503
+            assert raised.value.message == "worker 1 has stopped"
