@@ -296,19 +296,23 @@ def run_client(sipp: str, target: tuple[str, int], rate: int, duration: float, w
                   elapsed, _percentile(rtts, 50), _percentile(rtts, 99), note, cpu)
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (``fsync serve --workers``), from /proc."""
+    try:
+        return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def process_cpu(pid: int) -> float | None:
     """CPU seconds (user + system) of process ``pid`` and its children still running, from
     /proc (None where there is none)."""
-    total = 0.0
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError):
         return None
-    for child in children:
-        total += process_cpu(int(child)) or 0.0
-    return total
+    return total + sum(process_cpu(child) or 0.0 for child in children(pid))
 
 
 class FsyncServer:

@@ -35,6 +35,7 @@ sys.path.insert(0, str(HERE))
 
 from bench_load import (  # noqa: E402  (a script beside this one)
     FsyncServer,
+    children,
     free_port,
     sipp_version,
     write_users,
@@ -77,7 +78,7 @@ def vm_rss_kib(pid: int) -> int:
     """VmRSS of ``pid`` and of its children (``fsync serve --workers``) together."""
     text = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
-    return (int(match.group(1)) if match else 0) + sum(vm_rss_kib(c) for c in _children(pid))
+    return (int(match.group(1)) if match else 0) + sum(vm_rss_kib(c) for c in children(pid))
 
 
 def pss_kib(pid: int) -> int:
@@ -88,14 +89,7 @@ def pss_kib(pid: int) -> int:
     except OSError:
         return 0
     match = re.search(r"^Pss:\s+(\d+) kB", text, re.M)
-    return (int(match.group(1)) if match else 0) + sum(pss_kib(c) for c in _children(pid))
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(w) for w in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    return (int(match.group(1)) if match else 0) + sum(pss_kib(c) for c in children(pid))
 
 
 def _stat(folder: Path, name: str) -> int:

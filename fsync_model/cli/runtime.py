@@ -450,22 +450,37 @@ class Runtime:
         blank line or a comment."""
         text = line.strip()
         now = self.clock()
+        outcome = self._apply_line(text, now)
+        if outcome is None:
+            return None
+        status, value = outcome
+        if isinstance(value, str):
+            return self._error(status, value, text, now)
+        return self._result(value, text, now)
+
+    def _apply_line(self, text: str, now: float) -> tuple[int, dict[str, Any] | str] | None:
+        """Parse and apply a control line, printing nothing: (200, the agent's result), or
+        (HTTP status, what went wrong); None for a blank line or a comment."""
         try:
             command = self.app.parse(text)
         except ControlError as error:
-            return self._error(400, str(error), text, now)
+            return 400, str(error)
         if command is None:
             return None
         driver = self._driver
         assert driver is not None
         try:
-            result = driver.run_in_cycle(lambda: self.app.apply(command, now))
+            return 200, driver.run_in_cycle(lambda: self.app.apply(command, now))
         except ValueError as error:
-            return self._error(400, str(error), text, now)
+            return 400, str(error)
         except Exception as error:
             logger.exception("the agent failed on %r", text)
-            return self._error(500, f"internal error in the agent: {error!r}", text, now)
-        obj = {"event": result.pop("event", "ok"), "t": round(now, 6), **result, "line": text}
+            return 500, f"internal error in the agent: {error!r}"
+
+    def _result(self, result: dict[str, Any], line: str,
+                now: float) -> tuple[int, dict[str, Any]]:
+        """Print a control line's result (the agent's, with its ``"event"``)."""
+        obj = {"event": result.pop("event", "ok"), "t": round(now, 6), **result, "line": line}
         self.events.emit(obj)
         return 200, obj
 

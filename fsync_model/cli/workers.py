@@ -261,7 +261,7 @@ class _Shard:
         transports = [UdpTransport.adopt(sock, read=self.index == 0) for sock in self.sockets]
         driver = EndpointDriver(router, transports, clock=clock)
         loop = asyncio.get_running_loop()
-        loop.add_reader(self.forward_in.fileno(), self._forwarded, driver, agent, clock)
+        loop.add_reader(self.forward_in.fileno(), self._forwarded, driver, agent)
         return driver
 
     def _forward(self, owner: int, data: bytes, src: Address, arrived: float) -> None:
@@ -276,9 +276,8 @@ class _Shard:
                 logger.warning("worker %d: datagram for worker %d dropped (%s; %d so far)",
                                self.index, owner, error, self.dropped)
 
-    def _forwarded(self, driver: EndpointDriver, agent: SansIOEndpoint,
-                   clock: Callable[[], float]) -> None:
-        batch: list[tuple[bytes, Address, float]] = []
+    def _forwarded(self, driver: EndpointDriver, agent: SansIOEndpoint) -> None:
+        batch: list[tuple[bytes, Address, float | None]] = []
         for _ in range(MAX_BATCH):
             try:
                 packet = self.forward_in.recv(1 << 17)
@@ -290,21 +289,9 @@ class _Shard:
             if src is None:
                 host, _, port = where.decode().partition(" ")
                 src = self._peers[where] = Address("udp", host, int(port))
-            batch.append((data, src, float(arrived)))
-        note = getattr(agent, "note_receive_delay", None)
-
-        def deliver() -> None:
-            for data, src, arrived in batch:
-                try:
-                    if note is not None and arrived:
-                        note(max(0.0, time.time() - arrived))
-                    agent.receive_datagram(data, src, clock())
-                except Exception as error:  # a bug in the agent: kept, as the driver does
-                    logger.exception("the agent failed on a forwarded datagram")
-                    driver.errors.append(error)
-
+            batch.append((data, src, float(arrived) or None))
         if batch:
-            driver.run_in_cycle(deliver)
+            driver.receive_batch(batch, agent)  # the agent's own: past the router
 
 
 class WorkerRuntime(runtime.Runtime):
@@ -351,16 +338,10 @@ class WorkerRuntime(runtime.Runtime):
         """Run a control line the lead parsed already; the result, not printed (the lead
         prints it, after the events applying it made, which reach it first)."""
         now = self.clock()
-        try:
-            command = self.app.parse(line)
-            assert command is not None and self._driver is not None
-            result = self._driver.run_in_cycle(lambda: self.app.apply(command, now))
-        except ValueError as error:
-            return {"status": 400, "error": str(error), "t": now}
-        except Exception as error:
-            logger.exception("the agent failed on %r", line)
-            return {"status": 500, "error": f"internal error in the agent: {error!r}", "t": now}
-        return {"status": 200, "result": result, "t": now}
+        status, value = self._apply_line(line, now) or (400, "nothing to do")
+        if isinstance(value, str):
+            return {"status": status, "error": value, "t": now}
+        return {"status": status, "result": value, "t": now}
 
     def _failures(self) -> list[str]:
         failures = super()._failures()
@@ -391,11 +372,19 @@ class LeadRuntime(runtime.Runtime):
 
     # -- the workers' events -------------------------------------------------------------
 
-    def _on_worker(self, index: int) -> None:
-        channel = self.channels[index]
+    def _take(self, channel: _Channel) -> list[str]:
+        """Read what ``channel`` holds: its events printed, its answers returned."""
+        answers = []
         for kind, text in channel.read_lines():
             if kind == "E":
                 self.events.emit_json(text)
+            elif kind == "R":
+                answers.append(text)
+        return answers
+
+    def _on_worker(self, index: int) -> None:
+        channel = self.channels[index]
+        self._take(channel)  # an answer comes only while _request waits for it
         if channel.closed:
             assert self._loop is not None
             self._loop.remove_reader(channel.sock.fileno())
@@ -425,13 +414,10 @@ class LeadRuntime(runtime.Runtime):
             readable, _, _ = select.select([channel.sock], [], [], remaining)
             if not readable:
                 continue
-            for kind, text in channel.read_lines():
-                if kind == "E":
-                    self.events.emit_json(text)
-                elif kind == "R":
-                    answer = json.loads(text)
-                    if answer.get("id") == ident:
-                        return answer["answer"]
+            for text in self._take(channel):
+                answer = json.loads(text)
+                if answer.get("id") == ident:
+                    return answer["answer"]
             if channel.closed:
                 raise RuntimeError(f"worker {index} has stopped")
 
@@ -456,13 +442,11 @@ class LeadRuntime(runtime.Runtime):
             return super().execute(line)
         # every user (state, * policy): here and in each worker, one answer printed
         now = self.clock()
-        driver = self._driver
-        assert driver is not None and command is not None
+        status, result = self._apply_line(text, now) or (400, "nothing to do")
+        if isinstance(result, str):
+            return self._error(status, result, text, now)
         try:
-            result = driver.run_in_cycle(lambda: self.app.apply(command, now))
             answers = self._everyone("apply", line=text)
-        except ValueError as error:
-            return self._error(400, str(error), text, now)
         except RuntimeError as error:
             return self._error(500, str(error), text, now)
         for answer in answers:
@@ -472,9 +456,7 @@ class LeadRuntime(runtime.Runtime):
                 result["users"].update(answer["result"]["users"])
         if isinstance(command, QueryState):
             result["users"] = dict(sorted(result["users"].items()))
-        obj = {"event": result.pop("event", "ok"), "t": round(now, 6), **result, "line": text}
-        self.events.emit(obj)
-        return 200, obj
+        return self._result(result, text, now)
 
     def _remote(self, owner: int, text: str) -> tuple[int, dict[str, Any]]:
         try:
@@ -484,10 +466,7 @@ class LeadRuntime(runtime.Runtime):
         now = answer["t"]
         if answer["status"] != 200:
             return self._error(answer["status"], answer["error"], text, now)
-        result = dict(answer["result"])
-        obj = {"event": result.pop("event", "ok"), "t": round(now, 6), **result, "line": text}
-        self.events.emit(obj)
-        return 200, obj
+        return self._result(answer["result"], text, now)
 
     # -- the HTTP backend -----------------------------------------------------------------
 
@@ -549,12 +528,10 @@ class LeadRuntime(runtime.Runtime):
         with contextlib.suppress(OSError):
             channel.sock.setblocking(False)
             while not channel.closed:
-                lines = channel.read_lines()
-                if not lines and not channel.closed:
+                before = self.events.last
+                self._take(channel)
+                if self.events.last == before and not channel.closed:
                     break
-                for kind, text in lines:
-                    if kind == "E":
-                        self.events.emit_json(text)
 
     def _failures(self) -> list[str]:
         return super()._failures() + self._worker_failures

@@ -227,7 +227,7 @@ class EndpointDriver:
         self._note_delay: Callable[[float], None] | None = hook if callable(hook) else None
         for transport in self.transports:
             transport.set_receiver(self._on_receive)
-            transport.set_batch_receiver(self._on_receive_batch)
+            transport.set_batch_receiver(self.receive_batch)
             transport.set_error_handler(self._on_transport_error)
             transport.set_stream_error_handler(self._on_stream_error)
         # Agents learn the addresses really bound (port 0 resolved) before any traffic.
@@ -392,10 +392,14 @@ class EndpointDriver:
             self._endpoint_failed("receive_datagram", error)
         self.flush()
 
-    def _on_receive_batch(self, batch: Batch) -> None:
-        """Messages read together: each to the endpoint in order, then one flush."""
-        note = self._note_delay
-        endpoint = self.endpoint
+    def receive_batch(self, batch: Batch, endpoint: Endpoint | None = None) -> None:
+        """Messages read together: each to ``endpoint`` (default: the driven one) in order,
+        with its arrival time (or None), then one flush. ``fsync serve --workers``
+        hands the datagrams another process read for its agent this way, past its router."""
+        if endpoint is None:
+            endpoint, note = self.endpoint, self._note_delay
+        else:
+            note = getattr(endpoint, "note_receive_delay", None)
         for data, src, arrived in batch:
             if self._closed:
                 return
