@@ -318,7 +318,9 @@ class WorkerRuntime(runtime.Runtime):
         for kind, text in self.channel.read_lines():
             if kind == "Q":
                 obj = json.loads(text)
-                self.channel.send("R", {"id": obj["id"], "answer": self._answer(obj)})
+                answer = self._answer(obj)
+                self.events.flush()  # the events the request made go first, as in one process
+                self.channel.send("R", {"id": obj["id"], "answer": answer})
         if self.channel.closed:  # the lead has gone: stop
             assert self._loop is not None
             self._loop.remove_reader(self.channel.sock.fileno())

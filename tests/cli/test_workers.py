@@ -120,6 +120,9 @@ def test_two_workers_serve_two_phones_as_one_server() -> None:
             server.send(f"{other_user} dnd on")  # runs in worker 1
             ok = server.expect("ok", line=f"{other_user} dnd on")
             assert ok["state"]["dnd"] is True
+            # the change's own event is printed before the result, as by one process
+            assert any(o["event"] == "state" and o.get("user") == other_user
+                       and o["state"]["dnd"] for o in server.seen[:-1])
             assert phone_b.expect(lambda o: o["event"] == "state" and o["state"]["dnd"])[
                 "confirmed"] is True
 
