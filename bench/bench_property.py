@@ -76,20 +76,11 @@ from fsync_model.testing.stimuli import Stimulus  # noqa: E402
 from fsync_model.transport.address import Address  # noqa: E402
 from tests.dut.defective_phones import DEFECTS  # noqa: E402
 from tests.dut.support import Agent, InProcessPhone, phone_argv  # noqa: E402
-from tests.testing.broken_agents import (  # noqa: E402
-    ForgetsTheNamespace,
-    IgnoresForwardNumbers,
-    RefusesChangeNotifies,
-    SwapsBusyAndNoAnswer,
-)
+from tests.testing.test_broken_agents import CASES as BROKEN_CASES  # noqa: E402
 
 #: the broken agents and where tests/testing/test_broken_agents.py hunts them
 BROKEN: list[tuple[str, str, type[ReferenceServer] | type[ReferencePhone]]] = [
-    ("broadsoft", "server", IgnoresForwardNumbers),
-    ("metaswitch", "server", SwapsBusyAndNoAnswer),
-    ("broadsoft", "server", ForgetsTheNamespace),
-    ("fortinet", "phone", RefusesChangeNotifies),
-]
+    (profile, role, cls) for profile, role, cls, _, _ in BROKEN_CASES]
 #: the UDP runner's timing: tests/dut's loopback timing (a step that converges ends after
 #: ``settle`` of quiet; the step timeout only bounds a failing one)
 UDP_TIMING = Timing(wait=15.0, settle=0.1, step_timeout=1.0, hook_timeout=5.0,

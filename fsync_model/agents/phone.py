@@ -335,7 +335,7 @@ class ReferencePhone(AgentCore):
         if unregister:
             self._registration_step(Input.PHONE_SENDS_UNREGISTER, now)
         else:
-            if self.registration.state not in ("Unregistered", "RetryWait", "Registered"):
+            if not self.registration.done:
                 # the last attempt was given up (credentials refused): a new one starts
                 self.registration = self.tracker(self.registration.key)
             self._registration_step(Input.PHONE_SENDS_REGISTER, now)

@@ -46,7 +46,7 @@ from fsync_model.agents.phone import ReferencePhone
 from fsync_model.agents.server import ReferenceServer, _Outgoing
 from fsync_model.agents.state import FEATURES, Change, FeatureName, FeatureState
 from fsync_model.dut.hooks import Device, HookError, last_control
-from fsync_model.dut.steps import Capabilities, Case, Role, Step
+from fsync_model.dut.steps import Capabilities, Case, Role, Step, refusal_policy
 from fsync_model.dut.verdicts import CaseRun, Violation
 from fsync_model.dut.wire import DeviceWire, text_of
 from fsync_model.model import Input, MachineKey, machines_for
@@ -857,9 +857,7 @@ class PhoneDutSession(Session):
             after: Callable[[], None] | None = None
             rejected = step.kind == "reject" and mechanism is not None
             if rejected:
-                mode = (PolicyMode.REJECT if mechanism is Mechanism.AS_FEATURE_EVENT
-                        else PolicyMode.ERROR)
-                server.use_profile(self.base_profile.with_policy(mode))
+                server.use_profile(self.base_profile.with_policy(refusal_policy(mechanism)))
 
                 def after() -> None:
                     server.use_profile(self.base_profile)

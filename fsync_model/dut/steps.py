@@ -35,7 +35,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal, cast
 
 from fsync_model.agents.state import Change, FeatureName, FeatureState
-from fsync_model.profile import Direction, Feature, FullStateEncoding, Mechanism, Profile
+from fsync_model.profile import (
+    Direction,
+    Feature,
+    FullStateEncoding,
+    Mechanism,
+    PolicyMode,
+    Profile,
+)
 from fsync_model.testing.flows import flows_of
 
 StepKind = Literal["server-change", "phone-change", "reject", "resubscribe"]
@@ -181,6 +188,13 @@ class Case:
 
 
 # ---------------------------------------------------------------------------------- profile
+
+
+def refusal_policy(mechanism: Mechanism | None) -> PolicyMode:
+    """How fsync's server refuses a phone's change made through ``mechanism``: an
+    as-feature-event set request is accepted and the old state notified (reject); anything
+    else is answered with the profile's error status (error)."""
+    return PolicyMode.REJECT if mechanism is Mechanism.AS_FEATURE_EVENT else PolicyMode.ERROR
 
 
 @dataclass(frozen=True)

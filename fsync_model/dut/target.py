@@ -28,7 +28,7 @@ from fsync_model.agents.events import FlowStepped, Problem
 from fsync_model.agents.state import Change, FeatureState
 from fsync_model.dut.report import failure_text
 from fsync_model.dut.runner import Connection, ListenError, RunConfig, connected
-from fsync_model.dut.steps import Case, Step, StepKind
+from fsync_model.dut.steps import Case, Step, StepKind, refusal_policy
 from fsync_model.dut.verdicts import CaseResult
 from fsync_model.profile import Direction, Mechanism
 from fsync_model.testing import oracles
@@ -187,12 +187,11 @@ class DeviceTarget:
         other side must refuse it); fsync test's runner expects every change it drives to be
         taken, so it cannot judge one."""
         afe = self.config.profile.afe
-        if change.rings is None or afe is None:
+        if change.rings is None or afe is None or change.rings in afe.ring_count:
             return
         low, high = afe.ring_count.min.value, afe.ring_count.max.value
-        if not low <= change.rings <= high:
-            self._cannot(f"a ring count outside the profile's range {low}-{high} "
-                         f"({change.describe()}), which the other side must refuse")
+        self._cannot(f"a ring count outside the profile's range {low}-{high} "
+                     f"({change.describe()}), which the other side must refuse")
 
     def user_change(self, change: Change) -> None:
         self._in_range(change)
@@ -202,7 +201,7 @@ class DeviceTarget:
                 self._cannot("the policy of the server under test (set_policy); set it on "
                              "the device")
             mechanism = self._mechanism(change, Direction.PHONE)
-            refuses = "reject" if mechanism is Mechanism.AS_FEATURE_EVENT else "error"
+            refuses = refusal_policy(mechanism).value
             if self.policy != refuses:
                 self._cannot(f"policy {self.policy!r} for a {change.feature} change "
                              f"({mechanism.value if mechanism else 'not synced'}); "
